@@ -1,0 +1,76 @@
+"""Reading the metadata of any artifact, and ``edgeseg info``.
+
+- ``.pt``: the checkpoint's ``metadata`` (needs torch);
+- ``.onnx``: ``metadata_props['edgeseg']`` (read with ``onnx`` where installed,
+  else with onnxruntime, so a Jetson without ``onnx`` can still read it);
+- ``.engine``: the ``metadata`` field of the ``.engine.json`` sidecar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import EdgesegError
+from .metadata import ONNX_METADATA_KEY, ModelMetadata
+
+
+def onnx_metadata_props(path: Path) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file as a dict."""
+    try:
+        import onnx
+    except ImportError:
+        from edgeseg.runtime.backends.ort import open_session
+
+        return dict(open_session(path).get_modelmeta().custom_metadata_map)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and others for bad files
+        raise EdgesegError(f"{path} is not a readable ONNX file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return {prop.key: prop.value for prop in model.metadata_props}
+
+
+def read_artifact_metadata(path: str | Path) -> tuple[str, ModelMetadata, dict[str, Any]]:
+    """(kind, metadata, extra facts) of a ``.pt``, ``.onnx`` or ``.engine`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgesegError(f"{path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".pt":
+        from edgeseg.errors import require
+
+        require("torch", "train")
+        from edgeseg.train.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(path)
+        extra = {"epoch": ckpt.get("epoch"), "best_miou": ckpt.get("best_miou")}
+        return "checkpoint", ModelMetadata.from_dict(ckpt["metadata"], source=str(path)), extra
+    if suffix == ".onnx":
+        if path.stat().st_size == 0:
+            raise EdgesegError(f"ONNX file {path} is empty (0 bytes)")
+        props = onnx_metadata_props(path)
+        if ONNX_METADATA_KEY not in props:
+            raise EdgesegError(f"{path} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}')")
+        return "onnx", ModelMetadata.from_json(props[ONNX_METADATA_KEY], source=str(path)), {}
+    if suffix == ".engine":
+        sidecar = path.with_name(path.name + ".json")
+        if not sidecar.is_file():
+            raise EdgesegError(f"engine {path} has no sidecar {sidecar}; rebuild it with 'edgeseg build'")
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise EdgesegError(f"sidecar {sidecar} is not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or "metadata" not in data:
+            raise EdgesegError(f"sidecar {sidecar} lacks 'metadata'")
+        extra = {k: v for k, v in data.items() if k != "metadata"}
+        return "engine", ModelMetadata.from_dict(data["metadata"], source=str(sidecar)), extra
+    raise EdgesegError(f"{path}: unknown artifact kind {suffix or '(no suffix)'}; expected .pt, .onnx or .engine")
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Handler of ``edgeseg info``: the metadata as indented JSON."""
+    kind, meta, extra = read_artifact_metadata(args.artifact)
+    print(json.dumps({"artifact": str(args.artifact), "kind": kind, **extra, "metadata": meta.to_dict()}, indent=2, default=str))
+    return 0

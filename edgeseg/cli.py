@@ -1,0 +1,117 @@
+"""The ``edgeseg`` command line.
+
+Each stage is a subcommand. The parser imports nothing heavy: a subcommand's
+handler imports its stage (and torch, onnxruntime, ...) when it runs, so
+``edgeseg --help`` works on a Jetson with only numpy and OpenCV.
+
+Every handler is ``handler(args) -> int``; :func:`main` takes ``argv`` so
+tests call ``main([...])`` directly. An :class:`EdgesegError` is printed as
+one message (no traceback unless ``--debug``) with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .errors import EdgesegError
+
+PIPELINE = "train -> export -> quantize -> build -> run / eval / bench"
+
+
+def _train(args: argparse.Namespace) -> int:
+    from edgeseg.train.cli import run_train
+
+    return run_train(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from edgeseg.runtime.eval import run_eval
+
+    return run_eval(args)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from edgeseg.artifacts import run_info
+
+    return run_info(args)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from edgeseg.train.cli import run_models
+
+    return run_models(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeseg",
+        description=f"Semantic segmentation from PyTorch to a live camera on NVIDIA Jetson and desktop GPUs.\n"
+        f"Pipeline: {PIPELINE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"edgeseg {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="stages")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("train", _train, "train a model from a TOML config (needs edgeseg[train])")
+    p.add_argument("config", help="TOML config, e.g. configs/camvid_enet.toml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (dots for nested keys: data.root=PATH); repeatable")
+    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.jsonl, tb/")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop after N epochs of this invocation (resume later with --resume)")
+
+    p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
+    p.add_argument("artifact", help="checkpoint .pt or ONNX .onnx")
+    p.add_argument("--backend", default="auto", help="auto (by suffix), torch or onnxruntime")
+    p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
+    p.add_argument("--split", default="val", help="split to score (default: val)")
+    p.add_argument("--kind", choices=["auto", "camvid", "folder"], default="auto",
+                   help="data set layout (default: guessed from the folder)")
+    p.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
+    p.add_argument("--json", help="write the scores as JSON here")
+    p.add_argument("--overlay-dir", help="also write colour overlays of the predictions into this folder")
+
+    p = add("info", _info, "print the metadata of an artifact (.pt, .onnx, .engine)")
+    p.add_argument("artifact")
+
+    add("models", _models, "list the architectures of the model zoo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except EdgesegError as exc:
+        if args.debug:
+            raise
+        print(f"edgeseg {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"edgeseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Finding image/mask pairs on disk and reading them with clear errors.
+
+Images are read with OpenCV as uint8 H x W x 3 BGR; masks as uint8 H x W
+with one class index per pixel. Layouts:
+
+- CamVid (SegNet tutorial): ``ROOT/{split}/*.png`` with ``ROOT/{split}annot/*.png``
+  of the same name; 11 classes, label 11 is void.
+- Folder: ``ROOT/classes.txt`` (one class name per line, optional
+  ``name R G B`` colour), ``ROOT/images/{split}/*`` and ``ROOT/masks/{split}/STEM.png``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgeseg.errors import EdgesegError
+from edgeseg.palettes import CAMVID_CLASSES, CAMVID_IGNORE_INDEX, CAMVID_PALETTE, default_palette
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class DatasetInfo:
+    """Classes of a data set; masks use 0..len(classes)-1 and ``ignore_index``."""
+
+    classes: list[str]
+    palette: list[list[int]]
+    ignore_index: int
+
+
+@dataclass
+class SamplePaths:
+    image: Path
+    mask: Path
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _require_dir(path: Path, what: str, hint: str) -> None:
+    if not path.exists():
+        raise EdgesegError(f"{what} {path} does not exist; {hint}")
+    if not path.is_dir():
+        raise EdgesegError(f"{what} {path} is not a folder; {hint}")
+
+
+def _pair(images_dir: Path, masks_dir: Path) -> list[SamplePaths]:
+    images = _images_in(images_dir)
+    if not images:
+        raise EdgesegError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images_dir}")
+    masks = {p.stem: p for p in _images_in(masks_dir)}
+    missing = [p.name for p in images if p.stem not in masks]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise EdgesegError(
+            f"{len(missing)} image(s) in {images_dir} have no mask of the same name in {masks_dir}: {shown}"
+        )
+    return [SamplePaths(p, masks[p.stem]) for p in images]
+
+
+def camvid_info() -> DatasetInfo:
+    return DatasetInfo(list(CAMVID_CLASSES), [list(c) for c in CAMVID_PALETTE], CAMVID_IGNORE_INDEX)
+
+
+def camvid_samples(root: str | Path, split: str) -> list[SamplePaths]:
+    """Pairs of the CamVid split ``split`` (``train``, ``val`` or ``test``)."""
+    root = Path(root)
+    hint = "expected the SegNet tutorial layout: train/ trainannot/ val/ valannot/ [test/ testannot/]"
+    _require_dir(root, "CamVid folder", hint + "; pass --set data.root=PATH (or --data PATH)")
+    _require_dir(root / split, f"CamVid split folder '{split}':", hint)
+    _require_dir(root / f"{split}annot", f"CamVid label folder '{split}annot':", hint)
+    return _pair(root / split, root / f"{split}annot")
+
+
+def read_classes_file(path: Path) -> DatasetInfo:
+    """Read ``classes.txt``: ``name`` or ``name R G B`` per line; ``#`` comments.
+
+    The void label is 255, as in Pascal VOC and Cityscapes' train ids.
+    """
+    if not path.is_file():
+        raise EdgesegError(f"class list {path} does not exist; write one class name per line (optionally 'name R G B')")
+    classes, palette = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) == 4:
+            try:
+                colour = [int(v) for v in parts[1:]]
+            except ValueError:
+                raise EdgesegError(f"{path}:{number}: colour must be three integers, got {line!r}") from None
+            if not all(0 <= v <= 255 for v in colour):
+                raise EdgesegError(f"{path}:{number}: colour values must lie in 0..255, got {line!r}")
+            palette.append(colour)
+        elif len(parts) != 1:
+            raise EdgesegError(f"{path}:{number}: expected 'name' or 'name R G B', got {line!r}")
+        classes.append(parts[0])
+    if not classes:
+        raise EdgesegError(f"class list {path} names no classes")
+    if palette and len(palette) != len(classes):
+        raise EdgesegError(f"{path}: give a colour for every class or for none")
+    if not palette:
+        palette = [list(c) for c in default_palette(len(classes))]
+    return DatasetInfo(classes, palette, 255)
+
+
+def folder_samples(root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks") -> list[SamplePaths]:
+    """Pairs of ``ROOT/images/{split}`` and ``ROOT/masks/{split}``."""
+    root = Path(root)
+    hint = f"expected {images_dir}/{split}/ and {masks_dir}/{split}/ (mask STEM.png per image) and classes.txt"
+    _require_dir(root, "data folder", hint)
+    _require_dir(root / images_dir / split, "image folder", hint)
+    _require_dir(root / masks_dir / split, "mask folder", hint)
+    return _pair(root / images_dir / split, root / masks_dir / split)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """uint8 H x W x 3 BGR; raises naming the file if it cannot be decoded."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise EdgesegError(f"cannot read image {path}: missing, empty or not an image file")
+    return image
+
+
+def read_mask(path: Path, image_shape: tuple[int, ...], info: DatasetInfo) -> np.ndarray:
+    """uint8 H x W class indices, checked against the image size and class count."""
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if mask is None:
+        raise EdgesegError(f"cannot read mask {path}: missing, empty or not an image file")
+    if mask.ndim == 3:
+        raise EdgesegError(
+            f"mask {path} has {mask.shape[2]} channels; masks must be single-channel images of class indices"
+        )
+    if mask.shape != tuple(image_shape[:2]):
+        raise EdgesegError(
+            f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but its image is {image_shape[1]}x{image_shape[0]}; "
+            "masks must have the image's size"
+        )
+    values = np.unique(mask)
+    bad = [int(v) for v in values if v >= len(info.classes) and v != info.ignore_index]
+    if bad:
+        raise EdgesegError(
+            f"mask {path} has label values {bad} but the data set has {len(info.classes)} classes "
+            f"(0..{len(info.classes) - 1}) and void label {info.ignore_index}"
+        )
+    return mask.astype(np.uint8, copy=False)
+
+
+def guess_kind(root: str | Path) -> str:
+    """``camvid`` if ``ROOT`` has ``*annot`` folders, ``folder`` if it has ``classes.txt``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EdgesegError(f"data folder {root} does not exist")
+    if any(p.is_dir() and p.name.endswith("annot") for p in root.iterdir()):
+        return "camvid"
+    if (root / "classes.txt").is_file():
+        return "folder"
+    raise EdgesegError(
+        f"cannot tell the layout of {root}: expected CamVid's split/ and splitannot/ folders, "
+        "or classes.txt with images/SPLIT/ and masks/SPLIT/"
+    )
+
+
+def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") -> DatasetInfo:
+    """Classes of the data set at ``root`` of layout ``kind`` (``camvid`` or ``folder``)."""
+    if kind == "camvid":
+        return camvid_info()
+    return read_classes_file(Path(root) / classes_file)
+
+
+def layout_samples(kind: str, root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks") -> list[SamplePaths]:
+    """Image/mask pairs of ``split`` for layout ``kind``."""
+    if kind == "camvid":
+        return camvid_samples(root, split)
+    return folder_samples(root, split, images_dir, masks_dir)

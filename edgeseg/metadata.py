@@ -1,0 +1,142 @@
+"""The artifact metadata schema shared by checkpoints, ONNX files and engine sidecars.
+
+One JSON-compatible record describes what a model is and how to feed it, so
+every stage can read an artifact without the config of an earlier stage:
+
+- checkpoint ``.pt``: ``checkpoint["metadata"]`` (a plain dict);
+- ONNX: ``metadata_props`` under the key :data:`ONNX_METADATA_KEY` (JSON text);
+- engine: the ``metadata`` field of the ``.engine.json`` sidecar.
+
+The model's float input is RGB, N x 3 x H x W, computed from 8-bit pixels as
+``(pixel - mean) / std`` with ``mean`` and ``std`` in 0..255 units, RGB order.
+Deployed artifacts (ONNX, engines) take uint8 NHWC BGR and do this in the graph.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import EdgesegError
+
+SCHEMA_VERSION = 1
+ONNX_METADATA_KEY = "edgeseg"
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass
+class InputSpec:
+    """How to feed the model.
+
+    Attributes:
+        height, width: input size in pixels (fixed at export).
+        mean, std: per-channel normalisation, RGB order, 0..255 units.
+        multiple: H and W must be multiples of this for the architecture.
+    """
+
+    height: int
+    width: int
+    mean: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    std: list[float] = field(default_factory=lambda: [255.0, 255.0, 255.0])
+    multiple: int = 1
+
+
+@dataclass
+class ModelMetadata:
+    """Everything needed to rebuild a model and interpret its output."""
+
+    architecture: str
+    classes: list[str]
+    palette: list[list[int]]
+    input: InputSpec
+    arch_args: dict[str, Any] = field(default_factory=dict)
+    ignore_index: int | None = None
+    precision: str = "fp32"
+    calibration: dict[str, Any] | None = None
+    source_sha256: str | None = None
+    opset: int | None = None
+    tool_versions: dict[str, str] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible dict (lists, dicts, str, numbers, None)."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "metadata") -> ModelMetadata:
+        """Validate and build from a dict; ``source`` names the artifact in errors."""
+        if not isinstance(data, dict):
+            raise EdgesegError(f"{source}: metadata must be a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version")
+        if not isinstance(version, int):
+            raise EdgesegError(f"{source}: metadata has no integer schema_version")
+        if version > SCHEMA_VERSION:
+            raise EdgesegError(
+                f"{source}: metadata schema version {version} is newer than this edgeseg "
+                f"understands ({SCHEMA_VERSION}); upgrade edgeseg (pip install -U edgeseg)"
+            )
+        known = {f.name for f in fields(cls)}
+        missing = [name for name in ("architecture", "classes", "palette", "input") if name not in data]
+        if missing:
+            raise EdgesegError(f"{source}: metadata lacks {', '.join(missing)}")
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise EdgesegError(f"{source}: metadata has unknown keys {unknown}; valid keys: {sorted(known)}")
+        values = dict(data)
+        spec = values["input"]
+        if not isinstance(spec, dict):
+            raise EdgesegError(f"{source}: metadata 'input' must be an object")
+        spec_keys = {f.name for f in fields(InputSpec)}
+        if not {"height", "width"} <= set(spec) or set(spec) - spec_keys:
+            raise EdgesegError(f"{source}: metadata 'input' needs height and width and only {sorted(spec_keys)}")
+        values["input"] = InputSpec(**spec)
+        meta = cls(**values)
+        meta.validate(source)
+        return meta
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "metadata") -> ModelMetadata:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EdgesegError(f"{source}: metadata is not valid JSON ({exc})") from None
+        return cls.from_dict(data, source=source)
+
+    def validate(self, source: str = "metadata") -> None:
+        """Raise :class:`EdgesegError` naming the first inconsistent field."""
+        def fail(what: str) -> None:
+            raise EdgesegError(f"{source}: {what}")
+
+        if not isinstance(self.architecture, str) or not self.architecture:
+            fail("architecture must be a non-empty string")
+        if not isinstance(self.classes, list) or not self.classes or not all(isinstance(c, str) for c in self.classes):
+            fail("classes must be a non-empty list of names")
+        if not isinstance(self.palette, list) or len(self.palette) != len(self.classes):
+            fail(f"palette must have one colour per class ({len(self.classes)})")
+        for colour in self.palette:
+            if not (isinstance(colour, (list, tuple)) and len(colour) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in colour)):
+                fail(f"palette entry {colour!r} is not three integers in 0..255")
+        spec = self.input
+        for name in ("height", "width", "multiple"):
+            value = getattr(spec, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                fail(f"input.{name} must be a positive integer, got {value!r}")
+        for name in ("mean", "std"):
+            value = getattr(spec, name)
+            if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value)):
+                fail(f"input.{name} must be three numbers")
+        if any(v <= 0 for v in spec.std):
+            fail("input.std must be positive")
+        if self.precision not in PRECISIONS:
+            fail(f"precision {self.precision!r} is not one of {PRECISIONS}")
+        if not isinstance(self.arch_args, dict):
+            fail("arch_args must be an object")

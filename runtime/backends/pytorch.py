@@ -1,0 +1,46 @@
+"""PyTorch backend: runs a checkpoint eagerly, for debugging and evaluation.
+
+This backend alone imports torch and the model zoo (``edgeseg.train``), and
+only when constructed; the rest of the runtime never needs them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from edgeseg.errors import require
+from edgeseg.preprocess import normalize_bgr
+
+from .base import Backend
+
+
+class TorchBackend(Backend):
+    """Runs an edgeseg checkpoint (``.pt``) on the CPU or a CUDA device."""
+
+    name = "torch"
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu"):
+        self.torch = require("torch", "train")
+        from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
+
+        self.model, self.metadata = model_from_checkpoint(load_checkpoint(path), str(path))
+        self.device = self.torch.device(device)
+        self.model.to(self.device)
+        self.batch_size = 1
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        # Any batch size runs at once: eager PyTorch has no fixed batch.
+        self.check_input(images)
+        return self._infer(images)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """float32 N x C x H x W logits for uint8 N x H x W x 3 BGR images."""
+        spec = self.metadata.input
+        x = self.torch.from_numpy(normalize_bgr(images, spec.mean, spec.std)).to(self.device)
+        with self.torch.no_grad():
+            return self.model(x).float().cpu().numpy()
+
+    def _infer(self, images: np.ndarray) -> np.ndarray:
+        return self.logits(images).argmax(1).astype(np.uint8)

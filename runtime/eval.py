@@ -1,0 +1,113 @@
+"""``edgeseg eval``: mIoU of any artifact on a labelled split, through a backend.
+
+Each image is resized to the model input (bilinear), the labels are resized
+back to the image (nearest) and scored at the image's own resolution, so the
+score does not depend on the export size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edgeseg.atomic import atomic_write_text
+from edgeseg.datasets import guess_kind, layout_info, layout_samples, read_image, read_mask
+from edgeseg.errors import EdgesegError
+from edgeseg.metrics import confusion_matrix, scores_from_confusion
+
+from .backends import Backend, open_backend
+from .overlay import palette_lut, render_overlay, resize_labels
+
+log = logging.getLogger("edgeseg.eval")
+
+
+@dataclass
+class EvalResult:
+    """Scores of one artifact on one split; ``confusion`` is int64 C x C (rows: truth)."""
+
+    confusion: np.ndarray
+    images: int
+    seconds: float
+    predictions: list[np.ndarray] | None = None
+
+    def to_dict(self, classes: list[str]) -> dict[str, Any]:
+        scores = scores_from_confusion(self.confusion)
+        return {
+            "miou": scores.miou,
+            "pixel_accuracy": scores.pixel_accuracy,
+            "mean_class_accuracy": scores.mean_class_accuracy,
+            "per_class_iou": {name: (None if math.isnan(v) else v) for name, v in zip(classes, scores.per_class_iou)},
+            "images": self.images,
+            "seconds": self.seconds,
+        }
+
+
+def predict_image(backend: Backend, image: np.ndarray) -> np.ndarray:
+    """uint8 H x W labels for one uint8 H x W x 3 BGR image of any size."""
+    _, height, width, _ = backend.input_shape
+    resized = image if image.shape[:2] == (height, width) else cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    labels = backend.infer(resized[None])[0]
+    return resize_labels(labels, image.shape[0], image.shape[1])
+
+
+def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: str = "auto", limit: int = 0,
+             keep_predictions: bool = False, overlay_dir: str | Path | None = None) -> EvalResult:
+    """Score ``backend`` on ``data``/``split``; the data set's classes must match the model's."""
+    kind = guess_kind(data) if kind == "auto" else kind
+    info = layout_info(kind, data)
+    meta = backend.metadata
+    if len(info.classes) != meta.num_classes:
+        raise EdgesegError(
+            f"the data set at {data} has {len(info.classes)} classes but the model has {meta.num_classes} "
+            f"({', '.join(meta.classes)}); evaluate on the data set the model was trained for"
+        )
+    samples = layout_samples(kind, data, split)
+    if limit > 0:
+        samples = samples[:limit]
+    lut = palette_lut(meta.palette)
+    if overlay_dir is not None:
+        Path(overlay_dir).mkdir(parents=True, exist_ok=True)
+    cm = np.zeros((meta.num_classes, meta.num_classes), np.int64)
+    predictions = [] if keep_predictions else None
+    started = time.perf_counter()
+    for pair in samples:
+        image = read_image(pair.image)
+        mask = read_mask(pair.mask, image.shape, info)
+        labels = predict_image(backend, image)
+        cm += confusion_matrix(mask, labels, meta.num_classes, info.ignore_index)
+        if predictions is not None:
+            predictions.append(labels)
+        if overlay_dir is not None:
+            out = render_overlay(image, labels, lut, alpha=0.5, legend_classes=meta.classes)
+            cv2.imwrite(str(Path(overlay_dir) / f"{pair.image.stem}.png"), out)
+    return EvalResult(cm, len(samples), time.perf_counter() - started, predictions)
+
+
+def format_scores(result: dict[str, Any], title: str) -> str:
+    lines = [title, f"  mIoU            {100 * result['miou']:6.2f} %",
+             f"  pixel accuracy  {100 * result['pixel_accuracy']:6.2f} %", "  per-class IoU:"]
+    for name, iou in result["per_class_iou"].items():
+        lines.append(f"    {name:<14} " + ("   n/a" if iou is None else f"{100 * iou:6.2f} %"))
+    return "\n".join(lines)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Handler of ``edgeseg eval``."""
+    with open_backend(args.artifact, getattr(args, "backend", "auto")) as backend:
+        result = evaluate(backend, args.data, args.split, kind=args.kind, limit=args.limit, overlay_dir=args.overlay_dir)
+        report = result.to_dict(backend.metadata.classes)
+        report.update(artifact=str(args.artifact), backend=backend.name, data=str(args.data), split=args.split)
+    print(format_scores(report, f"{args.artifact} on {args.data} [{args.split}], {report['images']} images, {backend.name}"))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,75 @@
+"""Drawing label maps: colourise, blend over the frame, legend, text.
+
+All images are uint8 H x W x 3 BGR (OpenCV's order); palettes come from the
+metadata as RGB and are turned into a BGR lookup table once.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def palette_lut(palette_rgb: list[list[int]]) -> np.ndarray:
+    """uint8 256 x 3 BGR lookup table; labels past the palette draw black."""
+    lut = np.zeros((256, 3), np.uint8)
+    for label, (r, g, b) in enumerate(palette_rgb[:256]):
+        lut[label] = (b, g, r)
+    return lut
+
+
+def colorize(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """uint8 H x W labels -> uint8 H x W x 3 BGR colours."""
+    return lut[labels]
+
+
+def blend(frame: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
+    """``(1 - alpha) * frame + alpha * colours``, uint8 BGR."""
+    return cv2.addWeighted(frame, 1.0 - alpha, colours, alpha, 0.0)
+
+
+def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of a uint8 H x W label map (never invents classes)."""
+    if labels.shape == (height, width):
+        return labels
+    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def draw_legend(image: np.ndarray, labels: np.ndarray, classes: list[str], lut: np.ndarray) -> np.ndarray:
+    """Draw, in place, a legend of the classes present in ``labels`` (top-left)."""
+    present = np.flatnonzero(np.bincount(labels.reshape(-1), minlength=len(classes))[: len(classes)])
+    y = 8
+    for label in present:
+        colour = tuple(int(c) for c in lut[label])
+        cv2.rectangle(image, (8, y), (24, y + 14), colour, thickness=-1)
+        cv2.rectangle(image, (8, y), (24, y + 14), (255, 255, 255), thickness=1)
+        put_text(image, classes[label], (30, y + 12), scale=0.45)
+        y += 18
+    return image
+
+
+def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.5) -> None:
+    """White text with a dark outline, readable on any background (in place)."""
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def render_overlay(frame: np.ndarray, labels: np.ndarray, lut: np.ndarray, *, alpha: float = 0.5,
+                   mode: str = "blend", legend_classes: list[str] | None = None) -> np.ndarray:
+    """The frame with its labels drawn.
+
+    Args:
+        frame: uint8 H x W x 3 BGR.
+        labels: uint8 h x w class indices (resized to H x W here, nearest).
+        lut: :func:`palette_lut` of the model's palette.
+        alpha: weight of the colours in ``blend`` mode.
+        mode: ``blend`` (colours over the frame) or ``none`` (colours only).
+        legend_classes: class names to draw a legend of the classes present; None for no legend.
+    """
+    labels = resize_labels(labels, frame.shape[0], frame.shape[1])
+    colours = colorize(labels, lut)
+    out = colours if mode == "none" else blend(frame, colours, alpha)
+    if legend_classes is not None:
+        out = np.ascontiguousarray(out)
+        draw_legend(out, labels, legend_classes, lut)
+    return out

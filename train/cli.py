@@ -1,0 +1,29 @@
+"""Handlers of ``edgeseg train`` and ``edgeseg models``."""
+
+from __future__ import annotations
+
+import argparse
+
+from edgeseg.config import load_config
+
+from .config import TrainConfig
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .trainer import train
+
+    cfg = load_config(args.config, TrainConfig, args.overrides)
+    record = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
+    if "val_miou" in record:
+        print(f"epoch {record['epoch']}: val mIoU {100 * record['val_miou']:.2f} %")
+    print(f"wrote {args.out}/best.pt, last.pt, metrics.jsonl")
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from .models import get_entry, model_names
+
+    for name in model_names():
+        entry = get_entry(name)
+        print(f"{name}\t{entry.paper}")
+    return 0

@@ -1,0 +1,88 @@
+"""The training config: the schema of ``configs/*.toml``.
+
+Top-level keys are the training loop's; ``[model]``, ``[data]`` and
+``[augment]`` are tables. ``edgeseg train CONFIG --set key=value`` overrides
+any key, nested ones with dots (``--set data.root=/data/camvid``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class ModelConfig:
+    """``name``: registry name (``edgeseg models``); ``args``: factory kwargs."""
+
+    name: str = "enet"
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how the model sees it.
+
+    ``kind`` is ``camvid`` (SegNet tutorial layout) or ``folder`` (images +
+    masks + classes file). ``height``/``width`` is the evaluation and export
+    size; ``mean``/``std`` are RGB in 0..255 units.
+    """
+
+    kind: Literal["camvid", "folder"] = "camvid"
+    root: str = "../shared/data/camvid"
+    train_split: str = "train"
+    val_split: str = "val"
+    images_dir: str = "images"
+    masks_dir: str = "masks"
+    classes_file: str = "classes.txt"
+    height: int = 360
+    width: int = 480
+    mean: list[float] = field(default_factory=lambda: [105.0, 108.0, 110.0])
+    std: list[float] = field(default_factory=lambda: [78.0, 79.0, 78.0])
+
+
+@dataclass
+class AugmentConfig:
+    """Training augmentation, applied identically to image and mask."""
+
+    scale_min: float = 0.75
+    scale_max: float = 1.5
+    crop_height: int = 360
+    crop_width: int = 480
+    hflip: bool = True
+    brightness: float = 0.25
+    contrast: float = 0.25
+    saturation: float = 0.25
+    hue_degrees: float = 5.0
+
+
+@dataclass
+class TrainConfig:
+    """The training loop.
+
+    ``max_train_images``/``max_val_images``: 0 means all. ``lr`` is the peak
+    after ``warmup_epochs`` of linear warm-up; then poly decay to zero.
+    ``class_weighting``: ``median_frequency`` (SegNet), ``enet``
+    (1 / ln(1.02 + p), the ENet paper) or ``none``.
+    """
+
+    epochs: int = 100
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    momentum: float = 0.9
+    warmup_epochs: float = 2.0
+    poly_power: float = 0.9
+    seed: int = 0
+    max_train_images: int = 0
+    max_val_images: int = 0
+    num_workers: int = 0
+    threads: int = 0
+    amp: bool = True
+    class_weighting: Literal["median_frequency", "enet", "none"] = "median_frequency"
+    val_every: int = 1
+    device: str = "auto"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -1,0 +1,1 @@
+"""Data sets, decoding and augmentation for training."""

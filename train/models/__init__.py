@@ -1,0 +1,10 @@
+"""Segmentation architectures. Importing this package registers all of them.
+
+Each architecture lives in its own module and is imported here by name, so
+the registry's contents are exactly the modules listed below.
+"""
+
+from . import enet  # noqa: F401  (registers "enet")
+from .registry import ModelEntry, build_model, get_entry, model_names, register_model
+
+__all__ = ["ModelEntry", "build_model", "get_entry", "model_names", "register_model"]

@@ -1,0 +1,255 @@
+"""The training loop: cross-entropy with class weights, poly LR, resume, logs.
+
+Writes into the run folder:
+
+- ``last.pt``: after every epoch, with optimizer and scheduler state (resume);
+- ``best.pt``: the epoch with the best val mIoU so far;
+- ``metrics.jsonl``: one JSON line per epoch (loss, val mIoU, per-class IoU,
+  lr, seconds);
+- ``tb/``: TensorBoard event files (where tensorboard is installed);
+- ``config.json``: the resolved config.
+
+Every file is replaced atomically, so a run killed at any point resumes from
+its last finished epoch with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+import edgeseg
+from edgeseg.atomic import atomic_write_text
+from edgeseg.config import config_to_dict
+from edgeseg.errors import EdgesegError
+from edgeseg.metadata import InputSpec, ModelMetadata
+from edgeseg.metrics import confusion_matrix, scores_from_confusion
+
+from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
+from .models import build_model, get_entry
+
+log = logging.getLogger("edgeseg.train")
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int, power: float) -> float:
+    """Linear warm-up from 0.1 to 1, then poly decay ``(1 - t)^power`` to 0."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return 0.1 + 0.9 * step / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return max(0.0, 1.0 - progress) ** power
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, dataset: EvalDataset, num_classes: int, ignore_index: int, device: torch.device, batch_size: int = 4) -> np.ndarray:
+    """Confusion matrix (num_classes x num_classes) of ``model`` over ``dataset``."""
+    model.eval()
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    for x, y in DataLoader(dataset, batch_size=batch_size):
+        predicted = model(x.to(device)).argmax(1).cpu().numpy()
+        cm += confusion_matrix(y.numpy(), predicted, num_classes, ignore_index)
+    return cm
+
+
+def _metadata(cfg: TrainConfig, info, extra: dict[str, Any]) -> ModelMetadata:
+    entry = get_entry(cfg.model.name)
+    data = cfg.data
+    multiple = entry.input_multiple
+    if data.height % multiple or data.width % multiple:
+        raise EdgesegError(
+            f"data.height x data.width = {data.height}x{data.width} must be multiples of {multiple} for {entry.name}"
+        )
+    return ModelMetadata(
+        architecture=cfg.model.name,
+        arch_args=dict(cfg.model.args),
+        classes=list(info.classes),
+        palette=[list(c) for c in info.palette],
+        ignore_index=info.ignore_index,
+        input=InputSpec(height=data.height, width=data.width, mean=list(data.mean), std=list(data.std), multiple=multiple),
+        tool_versions={"edgeseg": edgeseg.__version__, "torch": str(torch.__version__)},
+        training=extra,
+    )
+
+
+def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
+    """Lines of ``metrics.jsonl`` for epochs 1..upto_epoch (later ones were not checkpointed)."""
+    if not path.exists():
+        return []
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and json.loads(line)["epoch"] <= upto_epoch:
+            lines.append(line)
+    return lines
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None) -> dict[str, Any]:
+    """Train ``cfg`` into ``out_dir``; returns the last epoch's metrics.
+
+    With ``resume``, continues from ``out_dir/last.pt``: same epoch count,
+    optimizer, scheduler and RNG state, so the result equals an uninterrupted run.
+    ``stop_after`` ends this call after that many epochs (the run stays
+    resumable), for training in slices of a longer schedule.
+    """
+    out = Path(out_dir)
+    last_path = out / "last.pt"
+    if resume and not last_path.exists():
+        raise EdgesegError(f"--resume: {last_path} does not exist; start without --resume")
+    if not resume and last_path.exists():
+        raise EdgesegError(f"{out} already holds a run ({last_path}); pass --resume to continue it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(cfg.seed)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+
+    info = dataset_info(cfg.data)
+    num_classes = len(info.classes)
+    log.info("loading %s from %s", cfg.data.kind, cfg.data.root)
+    train_split = load_split(cfg.data, cfg.data.train_split, info, cfg.max_train_images)
+    val_split = load_split(cfg.data, cfg.data.val_split, info, cfg.max_val_images)
+    weights = class_weights(train_split.masks, num_classes, cfg.class_weighting) if cfg.class_weighting != "none" else None
+    train_set = TrainDataset(train_split, cfg.augment, cfg.data, info.ignore_index, cfg.seed)
+    val_set = EvalDataset(val_split, cfg.data)
+
+    try:
+        model = build_model(cfg.model.name, num_classes, **cfg.model.args).to(device)
+    except KeyError as exc:
+        raise EdgesegError(f"model.name: {exc.args[0]}") from None
+    if cfg.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, warmup_steps, total_steps, cfg.poly_power)
+    )
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    loss_weight = torch.from_numpy(weights).to(device) if weights is not None else None
+
+    start_epoch, best_miou, global_step = 0, -1.0, 0
+    if resume:
+        state = load_checkpoint(last_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_miou, global_step = state["epoch"], state["best_miou"], state["global_step"]
+        log.info("resuming %s at epoch %d of %d", out, start_epoch + 1, cfg.epochs)
+    metrics_path = out / "metrics.jsonl"
+    metric_lines = _read_metrics(metrics_path, start_epoch)
+    atomic_write_text(out / "config.json", json.dumps(config_to_dict(cfg), indent=2))
+
+    writer = _tensorboard_writer(out / "tb")
+    record: dict[str, Any] = {}
+    end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
+    for epoch in range(start_epoch, end_epoch):
+        started = time.perf_counter()
+        model.train()
+        train_set.set_epoch(epoch)
+        loader = DataLoader(
+            train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=False, num_workers=cfg.num_workers,
+            generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch),
+        )
+        batches = _progress(loader, progress, f"epoch {epoch + 1}/{cfg.epochs}")
+        total_loss, seen = 0.0, 0
+        for x, y in batches:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, enabled=use_amp):
+                loss = F.cross_entropy(model(x), y, weight=loss_weight, ignore_index=info.ignore_index)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            global_step += 1
+            total_loss += float(loss.detach()) * len(x)
+            seen += len(x)
+            if hasattr(batches, "set_postfix"):
+                batches.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        train_loss = total_loss / max(1, seen)
+
+        record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
+        if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
+            cm = evaluate_model(model, val_set, num_classes, info.ignore_index, device)
+            scores = scores_from_confusion(cm)
+            record.update(
+                val_miou=scores.miou,
+                val_pixel_accuracy=scores.pixel_accuracy,
+                per_class_iou={name: iou for name, iou in zip(info.classes, scores.per_class_iou)},
+            )
+        record["seconds"] = time.perf_counter() - started
+        improved = record.get("val_miou", -1.0) > best_miou
+        if improved:
+            best_miou = record["val_miou"]
+
+        meta = _metadata(cfg, info, {"epoch": epoch + 1, "val_miou": record.get("val_miou"), "best_val_miou": best_miou,
+                                     "val_split": cfg.data.val_split, "train_images": len(train_set)})
+        checkpoint = {
+            "format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(),
+            "epoch": epoch + 1, "best_miou": best_miou, "global_step": global_step, "config": config_to_dict(cfg),
+        }
+        if improved:
+            save_checkpoint(out / "best.pt", checkpoint)
+        save_checkpoint(last_path, {**checkpoint, "optimizer": optimizer.state_dict(),
+                                    "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
+        # metrics.jsonl is rewritten whole after last.pt, so its lines never run ahead of the checkpoint.
+        metric_lines.append(json.dumps(record))
+        atomic_write_text(metrics_path, "\n".join(metric_lines) + "\n")
+        if writer is not None:
+            _log_tensorboard(writer, record, epoch + 1)
+        log.info("epoch %d: loss %.4f val mIoU %s (%.0f s)", epoch + 1, train_loss,
+                 f"{record['val_miou']:.4f}" if "val_miou" in record else "-", record["seconds"])
+    if writer is not None:
+        writer.close()
+    return record
+
+
+def _progress(loader, enabled: bool, desc: str):
+    if not enabled:
+        return loader
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return loader
+    return tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def _tensorboard_writer(folder: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
+        return None
+    return SummaryWriter(str(folder))
+
+
+def _log_tensorboard(writer, record: dict[str, Any], epoch: int) -> None:
+    for key in ("loss", "lr", "val_miou", "val_pixel_accuracy"):
+        if key in record:
+            writer.add_scalar(key, record[key], epoch)
+    for name, iou in record.get("per_class_iou", {}).items():
+        if not math.isnan(iou):
+            writer.add_scalar(f"iou/{name}", iou, epoch)
+    writer.flush()
