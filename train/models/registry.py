@@ -24,24 +24,30 @@ class ModelEntry:
         factory: ``factory(num_classes, **kwargs) -> nn.Module``.
         paper: short citation shown by ``edgeseg models``.
         input_multiple: H and W must be multiples of this.
+        in_channels: input channels the model takes by default (3: RGB; 4: RGB-D).
+        task: ``semantic`` (N x C x H x W logits) or ``proposals``
+            (class-agnostic masks and objectness scores, DeepMask-style).
     """
 
     name: str
     factory: Callable[..., nn.Module]
     paper: str
     input_multiple: int
+    in_channels: int = 3
+    task: str = "semantic"
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, paper: str, input_multiple: int = 1) -> Callable:
+def register_model(name: str, *, paper: str, input_multiple: int = 1, in_channels: int = 3,
+                   task: str = "semantic") -> Callable:
     """Register ``factory`` under ``name``; a second registration is an error."""
 
     def decorate(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
             raise ValueError(f"model name {name!r} registered twice")
-        _MODELS[name] = ModelEntry(name, factory, paper, input_multiple)
+        _MODELS[name] = ModelEntry(name, factory, paper, input_multiple, in_channels, task)
         return factory
 
     return decorate
