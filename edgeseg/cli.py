@@ -40,6 +40,12 @@ def _info(args: argparse.Namespace) -> int:
     return run_info(args)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from edgeseg.runtime.bench.command import run_bench
+
+    return run_bench(args)
+
+
 def _models(args: argparse.Namespace) -> int:
     from edgeseg.train.cli import run_models
 
@@ -87,6 +93,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact")
 
     add("models", _models, "list the architectures of the model zoo")
+
+    p = add("bench", _bench, "latency and throughput of an artifact; baselines and A/B regression checks")
+    p.add_argument("artifact", help=".onnx, .engine or .pt")
+    p.add_argument("--backend", default="auto", help="auto (by suffix), onnxruntime, tensorrt or torch")
+    p.add_argument("--scenario", default="single-stream", choices=["single-stream", "offline"],
+                   help="single-stream: one frame at a time, latency; offline: batched throughput")
+    p.add_argument("--batch", type=int, default=0, help="offline: images per call (default: max(model batch, 8))")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
+    p.add_argument("--warmup-s", type=float, default=1.0, help="warm-up seconds before timing (default 1)")
+    p.add_argument("--min-iters", type=int, default=200, help="at least this many timed calls (default 200)")
+    p.add_argument("--min-time-s", type=float, default=4.0, help="and at least this many seconds (default 4)")
+    p.add_argument("--blocks", type=int, default=20,
+                   help="consecutive blocks (or A/B trials) whose medians feed the statistics (default 20)")
+    p.add_argument("--json", help="write the result JSON here")
+    p.add_argument("--save-baseline", metavar="FILE", help="save this run as a baseline")
+    p.add_argument("--check", metavar="BASELINE", help="fail (exit 1) on a regression against BASELINE")
+    p.add_argument("--tolerance", type=float, default=0.05, help="slowdown tolerated before it counts (default 0.05)")
+    p.add_argument("--confidence", type=float, default=0.99, help="confidence of the ratio's interval (default 0.99)")
+    p.add_argument("--compare-anyway", action="store_true", help="check against a baseline from another environment")
+    p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")
+    p.add_argument("--plot", metavar="FILE.png", help="draw latency CDFs (current vs baseline or B)")
     return parser
 
 

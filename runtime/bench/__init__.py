@@ -1,0 +1,1 @@
+"""Latency benchmarks: timing loops, statistics, baselines, A/B trials, plots, pytest integration."""

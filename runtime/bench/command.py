@@ -1,0 +1,184 @@
+"""``edgeseg bench``: latency and throughput, baselines, A/B comparisons.
+
+Result JSON (also the baseline format)::
+
+    {"scenario", "artifact", "artifact_sha256", "latency_ms": {p50, p90, p99, max, min,
+     mean, std, count}, "throughput_fps", "block_medians_ms": [...], "latencies_ms": [...],
+     "plan": {...}, "environment": {...}, "check"?: {...}, "against"?: {...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.atomic import atomic_write_text
+from edgeseg.errors import EdgesegError
+
+from ..backends import open_backend
+from . import environment
+from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_interleaved
+from .stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_ratio, summarize
+
+log = logging.getLogger("edgeseg.bench")
+SCENARIOS = ("single-stream", "offline")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _engine_key(path: Path) -> str | None:
+    sidecar = path.with_name(path.name + ".json")
+    if sidecar.is_file():
+        try:
+            return json.loads(sidecar.read_text()).get("key")
+        except (json.JSONDecodeError, OSError):
+            return None
+    return None
+
+
+def measure_artifact(backend, scenario: str, plan: TimingPlan, batch: int = 0) -> Samples:
+    """Time ``backend`` in ``scenario``; offline sends ``batch`` images per call (0: the model's batch)."""
+    _, height, width, _ = backend.input_shape
+    if scenario == "single-stream":
+        inputs = synthetic_frames((1, height, width, 3))
+        return time_calls(backend.infer, inputs, plan, images_per_call=1)
+    if scenario == "offline":
+        n = batch or max(backend.batch_size, 8)
+        inputs = synthetic_frames((n, height, width, 3), count=2)
+        return time_calls(backend.infer, inputs, plan, images_per_call=n)
+    raise EdgesegError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+
+
+def result_from_samples(samples: Samples, scenario: str, artifact: Path, plan: TimingPlan, blocks: int,
+                        env: dict[str, Any]) -> dict[str, Any]:
+    lat = np.asarray(samples.latencies_ms)
+    return {
+        "scenario": scenario,
+        "artifact": str(artifact),
+        "artifact_sha256": file_sha256(artifact),
+        "latency_ms": summarize(lat).to_dict(),
+        "throughput_fps": samples.images_per_call * lat.size / (lat.sum() / 1000.0),
+        "images_per_call": samples.images_per_call,
+        "block_medians_ms": block_medians(lat, blocks).tolist(),
+        "latencies_ms": lat.round(4).tolist(),
+        "plan": asdict(plan) | {"blocks": blocks},
+        "environment": env,
+    }
+
+
+def load_result(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgesegError(f"baseline {path} does not exist; record one with --save-baseline {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EdgesegError(f"baseline {path} is not valid JSON ({exc})") from None
+    missing = [k for k in ("scenario", "block_medians_ms", "environment", "latency_ms") if k not in data]
+    if missing:
+        raise EdgesegError(f"baseline {path} lacks {', '.join(missing)}; re-record it with --save-baseline")
+    return data
+
+
+def check_against_baseline(result: dict[str, Any], baseline: dict[str, Any], *, tolerance: float,
+                           confidence: float, compare_anyway: bool, source: str = "baseline") -> dict[str, Any]:
+    """The decision of ``result`` against ``baseline`` as a dict; refuses a different environment."""
+    if baseline["scenario"] != result["scenario"]:
+        raise EdgesegError(f"{source} is a {baseline['scenario']} result; this run is {result['scenario']}")
+    diffs = environment.differences(baseline["environment"], result["environment"])
+    if diffs and not compare_anyway:
+        raise EdgesegError(
+            f"{source} was recorded on a different environment; refusing to compare:\n  " + "\n  ".join(diffs)
+            + "\nrecord a baseline on this machine (--save-baseline), or pass --compare-anyway"
+        )
+    estimate = bootstrap_ratio(baseline["block_medians_ms"], result["block_medians_ms"], confidence=confidence)
+    decision = decide(estimate, tolerance)
+    return decision.to_dict() | {"environment_differences": diffs}
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Handler of ``edgeseg bench``."""
+    artifact = Path(args.artifact)
+    plan = TimingPlan(warmup_s=args.warmup_s, min_iters=args.min_iters, min_time_s=args.min_time_s)
+    baseline = load_result(args.check) if args.check else None
+    with open_backend(artifact, args.backend, threads=args.threads) as backend:
+        env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
+        if args.against:
+            return _run_against(args, backend, plan, env)
+        samples = measure_artifact(backend, args.scenario, plan, args.batch)
+    result = result_from_samples(samples, args.scenario, artifact, plan, args.blocks, env)
+    print(format_result(result))
+    code = 0
+    if baseline is not None:
+        check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
+                                       compare_anyway=args.compare_anyway, source=str(args.check))
+        result["check"] = check | {"baseline": str(args.check)}
+        print(("REGRESSION " if check["regression"] else "") + check["reason"])
+        code = 1 if check["regression"] else 0
+    if args.plot:
+        from .plot import plot_latencies
+
+        other = (baseline["latencies_ms"], "baseline") if baseline is not None and "latencies_ms" in baseline else None
+        plot_latencies(args.plot, (result["latencies_ms"], "current"), other)
+        print(f"wrote {args.plot}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.save_baseline:
+        atomic_write_text(args.save_baseline, json.dumps(result, indent=1) + "\n")
+        print(f"saved baseline {args.save_baseline}")
+    return code
+
+
+def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dict[str, Any]) -> int:
+    if args.scenario != "single-stream":
+        raise EdgesegError("--against compares single-stream latency; drop --scenario or use single-stream")
+    with open_backend(args.against, args.backend, threads=args.threads) as backend_b:
+        inputs_a = synthetic_frames((1, *backend_a.input_shape[1:]))
+        inputs_b = synthetic_frames((1, *backend_b.input_shape[1:]))
+        a_trials, b_trials = time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, args.blocks)
+    a_med = [float(np.median(t)) for t in a_trials]
+    b_med = [float(np.median(t)) for t in b_trials]
+    estimate = paired_bootstrap_ratio(a_med, b_med, confidence=args.confidence)
+    a_all = np.concatenate(a_trials)
+    b_all = np.concatenate(b_trials)
+    result = {
+        "scenario": "single-stream-ab",
+        "a": {"artifact": str(args.artifact), "latency_ms": summarize(a_all).to_dict(), "trial_medians_ms": a_med},
+        "b": {"artifact": str(args.against), "latency_ms": summarize(b_all).to_dict(), "trial_medians_ms": b_med},
+        "ratio_b_over_a": estimate.to_dict(),
+        "environment": env,
+    }
+    print(f"A {args.artifact}: p50 {result['a']['latency_ms']['p50']:.2f} ms")
+    print(f"B {args.against}: p50 {result['b']['latency_ms']['p50']:.2f} ms")
+    print(f"B/A median latency ratio {estimate.ratio:.3f} ({estimate.confidence:.0%} CI [{estimate.low:.3f}, {estimate.high:.3f}]) "
+          f"over {len(a_med)} interleaved trials")
+    if args.plot:
+        from .plot import plot_latencies
+
+        plot_latencies(args.plot, (a_all.tolist(), f"A {Path(args.artifact).name}"), (b_all.tolist(), f"B {Path(args.against).name}"))
+        print(f"wrote {args.plot}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def format_result(result: dict[str, Any]) -> str:
+    lat = result["latency_ms"]
+    return (f"{result['scenario']} {result['artifact']}: {lat['count']} calls, "
+            f"p50 {lat['p50']:.2f} ms, p90 {lat['p90']:.2f}, p99 {lat['p99']:.2f}, max {lat['max']:.2f}, "
+            f"mean {lat['mean']:.2f} +- {lat['std']:.2f} ms; {result['throughput_fps']:.1f} images/s")
