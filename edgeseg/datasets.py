@@ -25,11 +25,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 @dataclass
 class DatasetInfo:
-    """Classes of a data set; masks use 0..len(classes)-1 and ``ignore_index``."""
+    """Classes of a data set; masks use 0..len(classes)-1 and ``ignore_index``.
+
+    ``label_map``, where set, maps each raw mask value (0..255) to its train
+    label (Cityscapes label ids -> train ids, ADE20K's 1..150 -> 0..149);
+    ``palette_masks`` says the masks are palette PNGs (Pascal VOC) whose
+    indices, not colours, are the labels.
+    """
 
     classes: list[str]
     palette: list[list[int]]
     ignore_index: int
+    label_map: list[int] | None = None
+    palette_masks: bool = False
 
 
 @dataclass
@@ -130,7 +138,10 @@ def read_image(path: Path) -> np.ndarray:
 
 def read_mask(path: Path, image_shape: tuple[int, ...], info: DatasetInfo) -> np.ndarray:
     """uint8 H x W class indices, checked against the image size and class count."""
-    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if info.palette_masks:
+        mask = _read_palette_indices(path)
+    else:
+        mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if mask is None:
         raise EdgesegError(f"cannot read mask {path}: missing, empty or not an image file")
     if mask.ndim == 3:
@@ -142,6 +153,10 @@ def read_mask(path: Path, image_shape: tuple[int, ...], info: DatasetInfo) -> np
             f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but its image is {image_shape[1]}x{image_shape[0]}; "
             "masks must have the image's size"
         )
+    if mask.dtype != np.uint8:
+        raise EdgesegError(f"mask {path} is {mask.dtype}; masks must be 8-bit class indices")
+    if info.label_map is not None:
+        mask = np.asarray(info.label_map, np.uint8)[mask]
     values = np.unique(mask)
     bad = [int(v) for v in values if v >= len(info.classes) and v != info.ignore_index]
     if bad:
@@ -152,6 +167,22 @@ def read_mask(path: Path, image_shape: tuple[int, ...], info: DatasetInfo) -> np
     return mask.astype(np.uint8, copy=False)
 
 
+def _read_palette_indices(path: Path) -> np.ndarray | None:
+    """Indices of a palette ("P" mode) PNG; OpenCV would expand them to colours."""
+    from .errors import require
+
+    Image = require("PIL.Image", "train")
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L"):
+                raise EdgesegError(f"mask {path} is a {image.mode} image; expected a palette or grayscale PNG of class indices")
+            return np.array(image)
+    except (FileNotFoundError, UnidentifiedImageError, OSError):
+        return None
+
+
 def guess_kind(root: str | Path) -> str:
     """``camvid`` if ``ROOT`` has ``*annot`` folders, ``folder`` if it has ``classes.txt``."""
     root = Path(root)
@@ -159,23 +190,53 @@ def guess_kind(root: str | Path) -> str:
         raise EdgesegError(f"data folder {root} does not exist")
     if any(p.is_dir() and p.name.endswith("annot") for p in root.iterdir()):
         return "camvid"
+    if (root / "leftImg8bit").is_dir() and (root / "gtFine").is_dir():
+        return "cityscapes"
+    if (root / "JPEGImages").is_dir() and (root / "SegmentationClass").is_dir():
+        return "voc"
+    if any((root / "images" / s).is_dir() and (root / "annotations" / s).is_dir() for s in ("training", "validation")):
+        return "ade20k"
     if (root / "classes.txt").is_file():
         return "folder"
     raise EdgesegError(
         f"cannot tell the layout of {root}: expected CamVid's split/ and splitannot/ folders, "
-        "or classes.txt with images/SPLIT/ and masks/SPLIT/"
+        "classes.txt with images/SPLIT/ and masks/SPLIT/, or the official layout of Cityscapes, "
+        "Pascal VOC 2012 or ADE20K; or name it with --kind"
     )
 
 
+LAYOUTS = ("camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k")
+
+
 def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") -> DatasetInfo:
-    """Classes of the data set at ``root`` of layout ``kind`` (``camvid`` or ``folder``)."""
+    """Classes of the data set at ``root`` of layout ``kind`` (one of :data:`LAYOUTS`)."""
+    from . import public_datasets
+
     if kind == "camvid":
         return camvid_info()
-    return read_classes_file(Path(root) / classes_file)
+    if kind == "folder":
+        return read_classes_file(Path(root) / classes_file)
+    if kind == "cityscapes":
+        return public_datasets.cityscapes_info()
+    if kind in ("voc", "voc_aug"):
+        return public_datasets.voc_info(augmented=kind == "voc_aug")
+    if kind == "ade20k":
+        return public_datasets.ade20k_info()
+    raise EdgesegError(f"unknown data set layout {kind!r}; choose one of {', '.join(LAYOUTS)}")
 
 
 def layout_samples(kind: str, root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks") -> list[SamplePaths]:
     """Image/mask pairs of ``split`` for layout ``kind``."""
+    from . import public_datasets
+
     if kind == "camvid":
         return camvid_samples(root, split)
-    return folder_samples(root, split, images_dir, masks_dir)
+    if kind == "folder":
+        return folder_samples(root, split, images_dir, masks_dir)
+    if kind == "cityscapes":
+        return public_datasets.cityscapes_samples(root, split)
+    if kind in ("voc", "voc_aug"):
+        return public_datasets.voc_samples(root, split, augmented=kind == "voc_aug")
+    if kind == "ade20k":
+        return public_datasets.ade20k_samples(root, split)
+    raise EdgesegError(f"unknown data set layout {kind!r}; choose one of {', '.join(LAYOUTS)}")

@@ -23,12 +23,13 @@ class ModelConfig:
 class DataConfig:
     """Where the data is and how the model sees it.
 
-    ``kind`` is ``camvid`` (SegNet tutorial layout) or ``folder`` (images +
-    masks + classes file). ``height``/``width`` is the evaluation and export
+    ``kind`` is ``camvid`` (SegNet tutorial layout), ``folder`` (images +
+    masks + classes file), ``cityscapes``, ``voc`` (``voc_aug`` with SBD) or
+    ``ade20k`` in their official layouts. ``height``/``width`` is the evaluation and export
     size; ``mean``/``std`` are RGB in 0..255 units.
     """
 
-    kind: Literal["camvid", "folder"] = "camvid"
+    kind: Literal["camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k"] = "camvid"
     root: str = "../shared/data/camvid"
     train_split: str = "train"
     val_split: str = "val"

@@ -71,3 +71,28 @@ def test_unknown_architecture_is_rejected_with_valid_names(tmp_path, capsys):
 def test_config_errors_name_the_key(override, message, tmp_path, capsys):
     assert main(["train", str(CONFIG), "--set", override, "--out", str(tmp_path / "x")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_users_folder_with_class_list_trains(tmp_path, samples_dir):
+    import shutil
+
+    root = tmp_path / "mydata"
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "masks" / split).mkdir(parents=True)
+        for image in sorted((samples_dir / "val").glob("*.jpg"))[:3]:
+            shutil.copy(image, root / "images" / split / image.name)
+            mask = samples_dir / "valannot" / f"{image.stem}.png"
+            # Folder layout's void is 255: remap CamVid's 11.
+            import cv2
+
+            m = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+            m[m == 11] = 255
+            cv2.imwrite(str(root / "masks" / split / f"{image.stem}.png"), m)
+    (root / "classes.txt").write_text("\n".join(f"c{i}" for i in range(11)) + "\n")
+    overrides = tiny_train_overrides(epochs=1, **{"data.kind": "folder", "data.root": str(root),
+                                                   "data.train_split": "train", "data.val_split": "val"})
+    cfg = load_config(CONFIG, TrainConfig, overrides)
+    record = train(cfg, tmp_path / "run", progress=False)
+    assert record["epoch"] == 1 and 0.0 <= record["val_miou"] <= 1.0
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["metadata"]["classes"][0] == "c0"
