@@ -6,7 +6,7 @@ A checkpoint is a dict::
      "model": state_dict, "epoch": completed epochs, "config": train config,
      "best_miou": float, "global_step": int,
      # only in training checkpoints (last.pt), for resume:
-     "optimizer": ..., "scheduler": ..., "torch_rng": uint8 tensor}
+     "optimizer": ..., "scheduler": ...}
 
 Only tensors, numbers, strings, lists and dicts are stored, so PyTorch's
 restricted ``weights_only`` unpickler can read it and no code runs on load.
@@ -25,7 +25,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.metadata import ModelMetadata
 
 CHECKPOINT_FORMAT = "edgeseg-checkpoint"
-TRAINING_ONLY_KEYS = ("optimizer", "scheduler", "torch_rng")
+TRAINING_ONLY_KEYS = ("optimizer", "scheduler", "torch_rng")  # torch_rng: written by older versions
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:

@@ -64,7 +64,10 @@ class TrainConfig:
     ``max_train_images``/``max_val_images``: 0 means all. ``lr`` is the peak
     after ``warmup_epochs`` of linear warm-up; then poly decay to zero.
     ``class_weighting``: ``median_frequency`` (SegNet), ``enet``
-    (1 / ln(1.02 + p), the ENet paper) or ``none``.
+    (1 / ln(1.02 + p), the ENet paper) or ``none``. ``batch_size`` is the
+    global batch (split across processes under torchrun). ``sync_bn``:
+    synchronised batch norm across processes (CUDA only). ``freeze_bn``:
+    batch norm uses and keeps its running statistics (fine-tuning).
     """
 
     epochs: int = 100
@@ -84,6 +87,8 @@ class TrainConfig:
     class_weighting: Literal["median_frequency", "enet", "none"] = "median_frequency"
     val_every: int = 1
     device: str = "auto"
+    sync_bn: bool = False
+    freeze_bn: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)

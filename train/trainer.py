@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 import edgeseg
 from edgeseg.atomic import atomic_write_text
@@ -38,6 +38,7 @@ from edgeseg.metrics import confusion_matrix, scores_from_confusion
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
+from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, barrier, init_from_env, shutdown
 from .models import build_model, get_entry
 
 log = logging.getLogger("edgeseg.train")
@@ -58,7 +59,7 @@ def pick_device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def evaluate_model(model: nn.Module, dataset: EvalDataset, num_classes: int, ignore_index: int, device: torch.device, batch_size: int = 4) -> np.ndarray:
+def evaluate_model(model: nn.Module, dataset, num_classes: int, ignore_index: int, device: torch.device, batch_size: int = 4) -> np.ndarray:
     """Confusion matrix (num_classes x num_classes) of ``model`` over ``dataset``."""
     model.eval()
     cm = np.zeros((num_classes, num_classes), np.int64)
@@ -104,9 +105,14 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     """Train ``cfg`` into ``out_dir``; returns the last epoch's metrics.
 
     With ``resume``, continues from ``out_dir/last.pt``: same epoch count,
-    optimizer, scheduler and RNG state, so the result equals an uninterrupted run.
+    optimizer and scheduler state; data order, augmentation and dropout are
+    seeded per epoch, so the result equals an uninterrupted run.
     ``stop_after`` ends this call after that many epochs (the run stays
     resumable), for training in slices of a longer schedule.
+
+    Under torchrun (WORLD_SIZE > 1) this runs data-parallel: ``batch_size``
+    is the global batch, metrics are reduced over ranks, and only rank 0
+    writes files (see :mod:`edgeseg.train.distributed`).
     """
     out = Path(out_dir)
     last_path = out / "last.pt"
@@ -114,12 +120,20 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         raise EdgesegError(f"--resume: {last_path} does not exist; start without --resume")
     if not resume and last_path.exists():
         raise EdgesegError(f"{out} already holds a run ({last_path}); pass --resume to continue it, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
 
-    torch.manual_seed(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
+    ctx = init_from_env(device.type)
+    if ctx.distributed and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        log.setLevel(logging.WARNING)
+        progress = False
+    torch.manual_seed(cfg.seed)
 
     info = dataset_info(cfg.data)
     num_classes = len(info.classes)
@@ -129,16 +143,26 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     weights = class_weights(train_split.masks, num_classes, cfg.class_weighting) if cfg.class_weighting != "none" else None
     train_set = TrainDataset(train_split, cfg.augment, cfg.data, info.ignore_index, cfg.seed)
     val_set = EvalDataset(val_split, cfg.data)
+    sampler = GlobalBatchSampler(len(train_set), cfg.batch_size, ctx, cfg.seed)
 
     try:
         model = build_model(cfg.model.name, num_classes, **cfg.model.args).to(device)
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
+    if cfg.sync_bn and ctx.distributed:
+        if device.type != "cuda":
+            raise EdgesegError("sync_bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); set sync_bn = false on CPU")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    net: nn.Module = model
+    if ctx.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.optimizer == "adamw":
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -154,45 +178,63 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
         start_epoch, best_miou, global_step = state["epoch"], state["best_miou"], state["global_step"]
         log.info("resuming %s at epoch %d of %d", out, start_epoch + 1, cfg.epochs)
     metrics_path = out / "metrics.jsonl"
-    metric_lines = _read_metrics(metrics_path, start_epoch)
-    atomic_write_text(out / "config.json", json.dumps(config_to_dict(cfg), indent=2))
+    metric_lines = _read_metrics(metrics_path, start_epoch) if ctx.is_main else []
+    if ctx.is_main:
+        atomic_write_text(out / "config.json", json.dumps(config_to_dict(cfg), indent=2))
+    writer = _tensorboard_writer(out / "tb") if ctx.is_main else None
+    val_shard = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
 
-    writer = _tensorboard_writer(out / "tb")
     record: dict[str, Any] = {}
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
     for epoch in range(start_epoch, end_epoch):
         started = time.perf_counter()
-        model.train()
+        # Dropout draws from torch's global RNG: seed it per epoch and rank so a
+        # resumed run, with any number of processes, draws what it would have.
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + ctx.rank)
+        net.train()
+        if cfg.freeze_bn:
+            for module in model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         train_set.set_epoch(epoch)
-        loader = DataLoader(
-            train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=False, num_workers=cfg.num_workers,
-            generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch),
-        )
+        sampler.set_epoch(epoch)
+        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers)
         batches = _progress(loader, progress, f"epoch {epoch + 1}/{cfg.epochs}")
-        total_loss, seen = 0.0, 0
+        total_loss, seen, local_seen = 0.0, 0, 0
         for x, y in batches:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=use_amp):
-                loss = F.cross_entropy(model(x), y, weight=loss_weight, ignore_index=info.ignore_index)
+                logits = net(x)
+            local_sum, local_norm = weighted_ce_sum(logits.float(), y, loss_weight, info.ignore_index)
+            # Normalise by the weight of the whole global batch, so the gradient equals
+            # a single process's on that batch (DDP averages over ranks, hence * world).
+            global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
+            loss = local_sum / max(global_norm, 1e-12) * ctx.world_size
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
             global_step += 1
-            total_loss += float(loss.detach()) * len(x)
-            seen += len(x)
+            batch_loss = global_sum / max(global_norm, 1e-12)
+            total_loss += batch_loss * len(x) * ctx.world_size
+            seen += len(x) * ctx.world_size
+            local_seen += len(x)
             if hasattr(batches, "set_postfix"):
-                batches.set_postfix(loss=f"{float(loss.detach()):.3f}")
+                batches.set_postfix(loss=f"{batch_loss:.3f}")
         train_loss = total_loss / max(1, seen)
+        # Each rank reports the samples it trained on in its own slot: proof that all took part.
+        rank_samples = [0.0] * ctx.world_size
+        rank_samples[ctx.rank] = float(local_seen)
+        rank_samples = all_reduce_sum(rank_samples, ctx)
 
-        record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"]}
+        record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
+                  "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples]}
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
-            cm = evaluate_model(model, val_set, num_classes, info.ignore_index, device)
+            cm = all_reduce_array(evaluate_model(model, val_shard, num_classes, info.ignore_index, device), ctx)
             scores = scores_from_confusion(cm)
             record.update(
                 val_miou=scores.miou,
@@ -203,27 +245,52 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         improved = record.get("val_miou", -1.0) > best_miou
         if improved:
             best_miou = record["val_miou"]
-
-        meta = _metadata(cfg, info, {"epoch": epoch + 1, "val_miou": record.get("val_miou"), "best_val_miou": best_miou,
-                                     "val_split": cfg.data.val_split, "train_images": len(train_set)})
-        checkpoint = {
-            "format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(),
-            "epoch": epoch + 1, "best_miou": best_miou, "global_step": global_step, "config": config_to_dict(cfg),
-        }
-        if improved:
-            save_checkpoint(out / "best.pt", checkpoint)
-        save_checkpoint(last_path, {**checkpoint, "optimizer": optimizer.state_dict(),
-                                    "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
-        # metrics.jsonl is rewritten whole after last.pt, so its lines never run ahead of the checkpoint.
-        metric_lines.append(json.dumps(record))
-        atomic_write_text(metrics_path, "\n".join(metric_lines) + "\n")
-        if writer is not None:
-            _log_tensorboard(writer, record, epoch + 1)
+        if ctx.is_main:
+            _save_epoch(out, cfg, info, model, optimizer, scheduler, record, best_miou, global_step,
+                        len(train_set), improved, metric_lines, writer)
+        barrier(ctx)
         log.info("epoch %d: loss %.4f val mIoU %s (%.0f s)", epoch + 1, train_loss,
                  f"{record['val_miou']:.4f}" if "val_miou" in record else "-", record["seconds"])
     if writer is not None:
         writer.close()
+    shutdown(ctx)
     return record
+
+
+def weighted_ce_sum(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                    ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of class-weighted cross-entropy over valid pixels, and the sum of their weights.
+
+    ``sum / norm`` is ``F.cross_entropy(..., weight, ignore_index)`` with mean
+    reduction; keeping the two apart lets ranks share one normaliser.
+    """
+    per_pixel = F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index, reduction="none")
+    valid = target != ignore_index
+    if weight is None:
+        norm = valid.sum().to(per_pixel.dtype)
+    else:
+        norm = (weight[target.clamp(0, weight.numel() - 1)] * valid).sum()
+    return per_pixel.sum(), norm.detach()
+
+
+def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, scheduler, record: dict[str, Any],
+                best_miou: float, global_step: int, train_images: int, improved: bool, metric_lines: list[str],
+                writer) -> None:
+    """Write best.pt (if improved), last.pt, then metrics.jsonl and TensorBoard (rank 0 only)."""
+    meta = _metadata(cfg, info, {"epoch": record["epoch"], "val_miou": record.get("val_miou"), "best_val_miou": best_miou,
+                                 "val_split": cfg.data.val_split, "train_images": train_images})
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(),
+        "epoch": record["epoch"], "best_miou": best_miou, "global_step": global_step, "config": config_to_dict(cfg),
+    }
+    if improved:
+        save_checkpoint(out / "best.pt", checkpoint)
+    save_checkpoint(out / "last.pt", {**checkpoint, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+    # metrics.jsonl is rewritten whole after last.pt, so its lines never run ahead of the checkpoint.
+    metric_lines.append(json.dumps(record))
+    atomic_write_text(out / "metrics.jsonl", "\n".join(metric_lines) + "\n")
+    if writer is not None:
+        _log_tensorboard(writer, record, record["epoch"])
 
 
 def _progress(loader, enabled: bool, desc: str):

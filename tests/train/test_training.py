@@ -21,7 +21,7 @@ def test_loss_goes_down(tmp_path):
     train(cfg, tmp_path, progress=False)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
-    assert lines[1]["loss"] < lines[0]["loss"] * 0.95, [r["loss"] for r in lines]
+    assert lines[1]["loss"] < lines[0]["loss"] * 0.97, [r["loss"] for r in lines]
     assert {"loss", "val_miou", "per_class_iou", "lr", "seconds"} <= set(lines[-1])
     for name in ("best.pt", "last.pt", "metrics.jsonl"):
         assert (tmp_path / name).is_file()

@@ -163,18 +163,19 @@ class ENet(nn.Module):
     Output: float logits N x num_classes x H x W.
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 3):
+    def __init__(self, num_classes: int, in_channels: int = 3, dropout_scale: float = 1.0):
         super().__init__()
+        p1, p = 0.01 * dropout_scale, 0.1 * dropout_scale  # the paper's rates; scale 0 disables dropout
         self.initial = InitialBlock(in_channels, 16)
-        self.down1 = DownsamplingBottleneck(16, 64, dropout=0.01)
-        self.stage1 = nn.Sequential(*[Bottleneck(64, dropout=0.01) for _ in range(4)])
-        self.down2 = DownsamplingBottleneck(64, 128, dropout=0.1)
-        self.stage2 = _stage_2_or_3(0.1)
-        self.stage3 = _stage_2_or_3(0.1)
-        self.up4 = UpsamplingBottleneck(128, 64, dropout=0.1)
-        self.stage4 = nn.Sequential(Bottleneck(64, dropout=0.1, relu=True), Bottleneck(64, dropout=0.1, relu=True))
-        self.up5 = UpsamplingBottleneck(64, 16, dropout=0.1)
-        self.stage5 = Bottleneck(16, dropout=0.1, relu=True)
+        self.down1 = DownsamplingBottleneck(16, 64, dropout=p1)
+        self.stage1 = nn.Sequential(*[Bottleneck(64, dropout=p1) for _ in range(4)])
+        self.down2 = DownsamplingBottleneck(64, 128, dropout=p)
+        self.stage2 = _stage_2_or_3(p)
+        self.stage3 = _stage_2_or_3(p)
+        self.up4 = UpsamplingBottleneck(128, 64, dropout=p)
+        self.stage4 = nn.Sequential(Bottleneck(64, dropout=p, relu=True), Bottleneck(64, dropout=p, relu=True))
+        self.up5 = UpsamplingBottleneck(64, 16, dropout=p)
+        self.stage5 = Bottleneck(16, dropout=p, relu=True)
         self.fullconv = nn.ConvTranspose2d(16, num_classes, 3, stride=2, padding=1, output_padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,6 +190,9 @@ class ENet(nn.Module):
 
 
 @register_model("enet", paper="Paszke et al. 2016, ENet", input_multiple=8)
-def enet(num_classes: int, in_channels: int = 3) -> nn.Module:
-    """ENet as in the paper; about 0.36 M parameters for 11 classes."""
-    return ENet(num_classes, in_channels)
+def enet(num_classes: int, in_channels: int = 3, dropout_scale: float = 1.0) -> nn.Module:
+    """ENet as in the paper; about 0.36 M parameters for 11 classes.
+
+    ``dropout_scale`` multiplies the paper's spatial dropout rates (0 disables them).
+    """
+    return ENet(num_classes, in_channels, dropout_scale)
