@@ -130,6 +130,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         torch.cuda.set_device(device)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        if resume:
+            # A process killed mid-write leaves its temporary file (never a final name); sweep them.
+            for stale in out.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
     else:
         log.setLevel(logging.WARNING)
         progress = False
