@@ -53,7 +53,7 @@ def import_cudart() -> Any:
     except ImportError:
         pass
     try:
-        from cuda import cudart  # type: ignore[attr-defined]
+        from cuda import cudart
 
         return cudart
     except ImportError as exc:

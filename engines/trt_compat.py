@@ -200,7 +200,7 @@ def unsupported_nodes(parser: trt.OnnxParser, model: bytes, path: str, version: 
         supported = parser.supports_model_v2(model, path)
         if supported:
             return []
-        bad_indices = []
+        bad_indices: list[int] = []
         for i in range(parser.num_subgraphs):
             if not parser.is_subgraph_supported(i):
                 bad_indices.extend(int(n) for n in parser.get_subgraph_nodes(i))
