@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
     p.add_argument("artifact", help="checkpoint .pt or ONNX .onnx")
-    p.add_argument("--backend", default="auto", help="auto (by suffix), torch or onnxruntime")
+    p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime or tensorrt")
     p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
     p.add_argument("--kind", choices=["auto", "camvid", "folder"], default="auto",

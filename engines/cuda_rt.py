@@ -122,6 +122,10 @@ class CudaRuntime:
             name = name.split(b"\0", 1)[0].decode(errors="replace")
         return GpuInfo(str(name).strip(), f"{prop.major}.{prop.minor}")
 
+    def set_device(self, index: int) -> None:
+        """Make device ``index`` current for this thread (the runtime API's primary context)."""
+        self.check(self.rt.cudaSetDevice(index), f"selecting CUDA device {index}")
+
     # -- memory ---------------------------------------------------------------
     def malloc(self, nbytes: int, what: str) -> int:
         """Device memory of ``nbytes``; returns the address."""

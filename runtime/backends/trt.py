@@ -90,6 +90,7 @@ class TrtBackend(Backend):
         version = compat.trt_version()
         self.cuda = cuda if cuda is not None else CudaRuntime()
         gpu = self.cuda.device_info(device)
+        self.cuda.set_device(device)
         sidecar = check_artifact(self.path, runtime="tensorrt", runtime_version=version.text, gpu=gpu)
         self.metadata = ModelMetadata.from_dict(sidecar["metadata"], source=str(self.path))
         self._load(sidecar)

@@ -78,6 +78,9 @@ class FakeCudaRuntime:
         prop = SimpleNamespace(name=self.name.encode() + b"\0" * 8, major=self.major, minor=self.minor)
         return (cudaError_t(err), None if err else prop)
 
+    def cudaSetDevice(self, index):
+        return (cudaError_t(self._call("cudaSetDevice", index)),)
+
     def _alloc(self, kind: str, nbytes: int):
         err = self._call(kind, nbytes)
         if err:
