@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,dev]'
-	# cuda-python for the TensorRT backend's tests; TensorRT 10.13 type stubs for `make typecheck`
+# cuda-python for the TensorRT backend's tests; TensorRT 10.13 type stubs for `make typecheck`
 	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[trt]'
 	$(BIN)/python -m pip install -q --no-deps tensorrt-stubs
 	touch $(STAMP)

@@ -168,6 +168,8 @@ class CudaRuntime:
         self.check(self.rt.cudaStreamSynchronize(stream), "waiting for the CUDA stream")
 
     def begin_capture(self, stream: Any) -> None:
+        # Thread-local mode: other pipeline threads may call CUDA (e.g. allocate)
+        # while this one captures; global mode would invalidate the capture.
         mode = self.rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
         self.check(self.rt.cudaStreamBeginCapture(stream, mode), "starting CUDA graph capture")
 

@@ -59,7 +59,8 @@ def _restrict(cls: type, removed: set[str], version: str, allowed_set: set[str] 
     def __setattr__(self, name, value):
         if name in removed or (allowed_set is not None and not name.startswith("_") and name not in allowed_set):
             raise AttributeError(f"fake tensorrt {version}: cannot set '{cls.__name__}.{name}'")
-        self._fake.calls.append((name, getattr(value, "name", value))) if not name.startswith("_") else None
+        if not name.startswith("_"):
+            self._fake.calls.append((name, getattr(value, "name", value)))
         object.__setattr__(self, name, value)
 
     return type(cls.__name__, (cls,), {"__getattribute__": __getattribute__, "__setattr__": __setattr__})
