@@ -53,6 +53,8 @@ class OnnxFacts:
     ``inputs``/``outputs``: name -> (ONNX element type name, shape with None for dynamic dims).
     ``nodes``: (name, op_type) of the graph's nodes in order (empty when ``onnx`` is not installed).
     ``uint8_casts_from_int``: Cast-to-uint8 nodes whose input comes from an integer op (ArgMax).
+    ``uint8_not_via_cast``: nodes that read a uint8 network input, or write a uint8 network
+    output, without being a Cast (TensorRT accepts uint8 I/O only straight into/out of a cast).
     """
 
     path: Path
@@ -63,6 +65,7 @@ class OnnxFacts:
     outputs: dict[str, tuple[str, list[int | None]]]
     nodes: list[tuple[str, str]] = field(default_factory=list)
     uint8_casts_from_int: list[str] = field(default_factory=list)
+    uint8_not_via_cast: list[str] = field(default_factory=list)
 
 
 def _dims(dims: Any) -> list[int | None]:
@@ -103,7 +106,11 @@ def read_onnx(path: str | Path) -> OnnxFacts:
     casts = [n.name or f"Cast_{i}" for i, n in enumerate(graph.node)
              if n.op_type == "Cast" and any(a.name == "to" and a.i == TensorProto.UINT8 for a in n.attribute)
              and producers.get(n.input[0]) in int_producers]
-    return OnnxFacts(path, data, sha256_bytes(data), metadata, inputs, outputs, nodes, casts)
+    u8_in = {name for name, (t, _) in inputs.items() if t == "uint8"}
+    u8_out = {name for name, (t, _) in outputs.items() if t == "uint8"}
+    not_cast = [f"{nodes[i][0]} ({n.op_type})" for i, n in enumerate(graph.node) if n.op_type != "Cast"
+                and (u8_in & set(n.input) or u8_out & set(n.output))]
+    return OnnxFacts(path, data, sha256_bytes(data), metadata, inputs, outputs, nodes, casts, not_cast)
 
 
 def profile_shapes(facts: OnnxFacts, target: Target) -> dict[str, dict[str, list[int]]]:
@@ -225,7 +232,17 @@ def build_cpu(facts: OnnxFacts, target: Target, out_dir: Path | None = None, *, 
 # -- TensorRT targets --------------------------------------------------------------------------
 
 def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> None:
-    """TensorRT 8.x cannot cast integer tensors to uint8: name the node and the fix before building."""
+    """uint8 I/O rules TensorRT enforces late or cryptically: name the node and the fix before building.
+
+    Every version: a uint8 network input may feed only Cast layers, and a uint8
+    output must come straight from one. 8.x: no integer -> uint8 cast at all.
+    """
+    if facts.uint8_not_via_cast:
+        raise EdgesegError(
+            f"{facts.path}: TensorRT takes uint8 network inputs/outputs only straight into/out of a Cast, but "
+            f"{', '.join(facts.uint8_not_via_cast)} reads or writes one directly; re-export with the Cast "
+            "to float first (edgeseg export does this) and the Cast to uint8 last"
+        )
     if facts.uint8_casts_from_int and not compat.int_to_uint8_casts_supported(version):
         raise EdgesegError(
             f"{facts.path}: TensorRT {version} cannot cast an integer tensor to uint8 (node(s) "

@@ -27,6 +27,9 @@ which lacks them, to prove it):
   build there; 10+ cast between all types (``ICastLayer``). For 8.x the
   export's nearest form is int32 ``labels`` (or a float hop before the uint8
   cast); the TensorRT backend accepts int32 labels and narrows them on the host.
+  On every version, a uint8 network input may feed only a Cast (not even a
+  Transpose) and a uint8 output must come straight from one; the builder
+  checks both before building (TensorRT's own error comes late and cryptic).
 """
 
 from __future__ import annotations

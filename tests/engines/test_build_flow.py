@@ -173,3 +173,20 @@ def test_failed_build_leaves_nothing(tmp_path, cache_dir, install_fake_trt, cont
     with pytest.raises(EdgesegError, match="failed to build"):
         build(contract_onnx, target, tmp_path / "out", gpu_probe=gpu_for(target))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_uint8_input_must_feed_a_cast(tmp_path, cache_dir, install_fake_trt, contract_onnx):
+    """TensorRT takes a uint8 input only straight into a Cast: Transpose first is refused before building."""
+    import onnx
+
+    model = onnx.load(str(contract_onnx))
+    cast, transpose = model.graph.node[0], model.graph.node[1]  # image -> Cast -> Transpose
+    cast.input[0], cast.output[0], transpose.input[0], transpose.output[0] = "t", "nchw", "image", "t"
+    model.graph.node.remove(transpose)
+    model.graph.node.insert(0, transpose)
+    onnx.save(model, str(contract_onnx))
+    fake = install_fake_trt("10.3.0.30")
+    target = TARGETS["desktop-ada"]
+    with pytest.raises(EdgesegError, match=r"only straight into/out of a Cast, but Transpose_0 \(Transpose\) reads or writes one"):
+        build(contract_onnx, target, tmp_path / "out", gpu_probe=gpu_for(target))
+    assert not touched(fake, "Builder")
