@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from edgeseg.errors import EdgesegError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # JetPack 6 ships Python 3.10, where `edgeseg build` runs
+    import tomli as tomllib
 
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 KINDS = ("tensorrt", "onnxruntime")
