@@ -12,7 +12,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints-cpu.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,bench,dev]'
+	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,bench,trt,dev]'
+	# TensorRT 10.13 type stubs for `make typecheck` (TensorRT itself is not on PyPI for every platform)
+	$(BIN)/python -m pip install -q --no-deps tensorrt-stubs
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,9 +22,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The TensorRT code against tensorrt-stubs (TensorRT 10.13): every TensorRT name used must exist.
+typecheck: $(STAMP)
+	$(BIN)/python scripts/trt_stubs.py
+	$(BIN)/mypy
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

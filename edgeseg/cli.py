@@ -52,6 +52,18 @@ def _models(args: argparse.Namespace) -> int:
     return run_models(args)
 
 
+def _build(args: argparse.Namespace) -> int:
+    from edgeseg.engines.build import run_build
+
+    return run_build(args)
+
+
+def _targets(args: argparse.Namespace) -> int:
+    from edgeseg.engines.targets import run_targets
+
+    return run_targets(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeseg",
@@ -80,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
     p.add_argument("artifact", help="checkpoint .pt or ONNX .onnx")
-    p.add_argument("--backend", default="auto", help="auto (by suffix), torch or onnxruntime")
+    p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime or tensorrt")
     p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
     p.add_argument("--kind", choices=["auto", "camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k"], default="auto",
@@ -114,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-anyway", action="store_true", help="check against a baseline from another environment")
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")
     p.add_argument("--plot", metavar="FILE.png", help="draw latency CDFs (current vs baseline or B)")
+
+    p = add("build", _build, "build a TensorRT engine (or the cpu target's optimised ONNX) for a target, with a .json sidecar")
+    p.add_argument("onnx", help="the ONNX from 'edgeseg export' (its precision is already decided)")
+    p.add_argument("--target", required=True, help="a target from 'edgeseg targets', or auto (detect this machine)")
+    p.add_argument("-o", "--out", help="output folder (default: the ONNX's folder)")
+    p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
+    p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
+
+    p = add("targets", _targets, "list the build targets (engines/targets/*.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per target with its description and file")
     return parser
 
 

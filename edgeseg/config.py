@@ -10,14 +10,18 @@ the dataclass tree. An unknown key or a value of the wrong type is an
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tomllib
-
 from .errors import EdgesegError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (JetPack 6): the same parser from PyPI
+    import tomli as tomllib
 
 T = TypeVar("T")
 

@@ -80,3 +80,27 @@ def contract_onnx_expected_labels(images, weight, bias):
     x = images.astype(np.float32).transpose(0, 3, 1, 2)  # BGR order is what the graph sees
     logits = np.einsum("nchw,kc->nkhw", x, weight[:, :, 0, 0]) + bias[None, :, None, None]
     return logits.argmax(1).astype(np.uint8)
+
+
+def rewrite_contract_onnx(path, *, precision: str | None = None, labels_int32: bool = False):
+    """Rewrite a contract ONNX in place: metadata precision, or int32 labels (the TensorRT 8.x form)."""
+    import json
+
+    import onnx
+    from onnx import TensorProto
+
+    model = onnx.load(str(path))
+    if precision is not None:
+        for prop in model.metadata_props:
+            if prop.key == "edgeseg":
+                meta = json.loads(prop.value)
+                meta["precision"] = precision
+                prop.value = json.dumps(meta)
+    if labels_int32:
+        cast = model.graph.node[-1]
+        for attr in cast.attribute:
+            if attr.name == "to":
+                attr.i = TensorProto.INT32
+        model.graph.output[0].type.tensor_type.elem_type = TensorProto.INT32
+    onnx.save(model, str(path))
+    return path

@@ -1,0 +1,251 @@
+"""Every TensorRT version difference edgeseg cares about, in one place.
+
+Supported: TensorRT 8.5/8.6 (JetPack 5.1, 6.0), 10.x (JetPack 6.1+, 7.0/7.1,
+PyPI) and 11.x (JetPack 7.2.2+, PyPI). The rest of the code calls these
+functions and never branches on the version itself.
+
+What differs (the names marked "11: removed" exist in the TensorRT 10 stubs
+that mypy checks this module against, and are reached only behind
+``major < 10``; a test runs the builder on a fake module shaped like 11,
+which lacks them, to prove it):
+
+- Precision. 10 and 11 build *strongly typed* networks: the ONNX decides
+  every tensor's type (FP16 casts, INT8 Q/DQ), so no precision flag is set.
+  8.x has no strong typing; a Q/DQ or FP16 model needs ``BuilderFlag.INT8`` /
+  ``BuilderFlag.FP16`` (11: removed) so the builder may pick those kernels.
+- Network flags. 8.x needs ``EXPLICIT_BATCH`` (11: removed; 10: ignored);
+  10/11 take ``STRONGLY_TYPED`` (11: accepted, always on).
+- Support check. ``OnnxParser.supports_model`` (8.x; 11: removed) returns the
+  subgraphs; ``supports_model_v2`` (10.1+) is queried with
+  ``num_subgraphs``/``is_subgraph_supported``/``get_subgraph_nodes``.
+  ``ParserError.node_name`` exists from 10 on; 8.x gives only ``node()``.
+- ``builder_optimization_level`` exists from 8.6 on (not in 8.5).
+- ``ICudaEngine.device_memory_size`` (11: removed) vs ``device_memory_size_v2`` (10+).
+- uint8 network I/O (edgeseg's ``image`` input and ``labels`` output): see
+  :data:`UINT8_IO`. 8.5/8.6 accept uint8 inputs and outputs but convert uint8
+  only to/from float32/float16, so ``ArgMax (int) -> Cast(uint8)`` does not
+  build there; 10+ cast between all types (``ICastLayer``). For 8.x the
+  export's nearest form is int32 ``labels`` (or a float hop before the uint8
+  cast); the TensorRT backend accepts int32 labels and narrows them on the host.
+  On every version, a uint8 network input may feed only a Cast (not even a
+  Transpose) and a uint8 output must come straight from one; the builder
+  checks both before building (TensorRT's own error comes late and cryptic).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from edgeseg.errors import EdgesegError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+log = logging.getLogger("edgeseg.engines")
+
+SUPPORTED_MAJORS = (8, 10, 11)
+
+UINT8_IO = {
+    8: "uint8 network inputs/outputs accepted (8.5+), converted only to/from float32/float16; "
+       "int32 -> uint8 casts (ArgMax labels) are not supported",
+    10: "uint8 inputs/outputs accepted; ICastLayer converts between all types except FP8",
+    11: "uint8 inputs/outputs accepted; ICastLayer converts between all types except FP8",
+}
+
+
+def missing_tensorrt_message(target: str, detail: str = "") -> str:
+    return (
+        f"TensorRT is not installed here{detail}, and TensorRT engines are built on the target device "
+        f"(a {target}) or on a machine with the same GPU and TensorRT version, because an engine runs only "
+        "on the GPU and TensorRT version it was built with. On a Jetson, TensorRT's Python bindings come with "
+        "JetPack (apt install python3-libnvinfer); on a desktop GPU: pip install tensorrt (plus "
+        "pip install 'edgeseg[trt]' for cuda-python). To build for this machine's CPU instead: --target cpu"
+    )
+
+
+def import_tensorrt(target: str) -> Any:
+    """The ``tensorrt`` module, or a :class:`MissingDependencyError` explaining where engines are built."""
+    try:
+        import tensorrt
+    except ImportError:
+        raise MissingDependencyError(missing_tensorrt_message(target)) from None
+    # tensorrt-stubs installs a bare tensorrt/ folder of .pyi files, which Python
+    # imports as an empty namespace package: that is not TensorRT either.
+    if not hasattr(tensorrt, "Builder"):
+        raise MissingDependencyError(missing_tensorrt_message(target, " (only its type stubs are)"))
+    return tensorrt
+
+
+@dataclass(frozen=True)
+class TrtVersion:
+    """A TensorRT version; ``text`` is ``tensorrt.__version__`` ("10.3.0.30")."""
+
+    major: int
+    minor: int
+    patch: int
+    text: str
+
+    @property
+    def strongly_typed(self) -> bool:
+        return self.major >= 10
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def trt_version() -> TrtVersion:
+    """The version of the importable ``tensorrt`` module."""
+    import tensorrt as trt
+
+    text = str(trt.__version__)
+    parts = [int(p) if p.isdigit() else 0 for p in text.split(".")[:3]]
+    parts += [0] * (3 - len(parts))
+    version = TrtVersion(parts[0], parts[1], parts[2], text)
+    if version.major not in SUPPORTED_MAJORS:
+        raise EdgesegError(
+            f"TensorRT {text} is not supported; edgeseg builds with TensorRT 8.5/8.6, 10.x or 11.x"
+        )
+    return version
+
+
+def same_engine_version(a: str, b: str) -> bool:
+    """Whether engines of TensorRT ``a`` load in ``b``: major.minor.patch must match exactly."""
+    return a.split(".")[:3] == b.split(".")[:3]
+
+
+def network_flags(version: TrtVersion) -> int:
+    """``create_network`` flags: STRONGLY_TYPED on 10/11, EXPLICIT_BATCH on 8.x."""
+    import tensorrt as trt
+
+    if version.strongly_typed:
+        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+
+
+def precision_flags(config: trt.IBuilderConfig, version: TrtVersion, precision: str) -> list[str]:
+    """Set the builder precision flags TensorRT 8.x needs for the ONNX's precision; none on 10/11.
+
+    Returns the names of the flags set (for the sidecar and the logs).
+    """
+    if version.strongly_typed:
+        return []  # the ONNX's types decide; FP16/INT8 flags are deprecated in 10, removed in 11
+    import tensorrt as trt
+
+    names: list[str] = []
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+        names.append("FP16")
+    if precision == "int8":
+        # Explicit quantization: Q/DQ nodes carry the scales, so no calibrator.
+        config.set_flag(trt.BuilderFlag.INT8)
+        names.append("INT8")
+    return names
+
+
+def set_workspace(config: trt.IBuilderConfig, nbytes: int) -> None:
+    import tensorrt as trt
+
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, nbytes)
+
+
+def set_optimization_level(config: trt.IBuilderConfig, version: TrtVersion, level: int) -> bool:
+    """Set ``builder_optimization_level`` where it exists (8.6+); False where skipped."""
+    if version.major == 8 and version.minor < 6:
+        log.warning("TensorRT %s has no builder optimisation level; ignoring level %d", version, level)
+        return False
+    config.builder_optimization_level = level
+    return True
+
+
+def set_dla(config: trt.IBuilderConfig, core: int, gpu_fallback: bool) -> None:
+    """Run layers on DLA ``core`` by default; with ``gpu_fallback`` the rest runs on the GPU."""
+    import tensorrt as trt
+
+    config.default_device_type = trt.DeviceType.DLA
+    config.DLA_core = core
+    if gpu_fallback:
+        config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+
+
+@dataclass(frozen=True)
+class UnsupportedNode:
+    """An ONNX node TensorRT cannot build: index in the graph, name, op type, reason."""
+
+    index: int
+    name: str
+    op_type: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"node #{self.index} '{self.name}' ({self.op_type}): {self.reason}"
+
+
+def _describe_node(index: int, nodes: list[tuple[str, str]]) -> tuple[str, str]:
+    if 0 <= index < len(nodes):
+        return nodes[index]
+    return (f"#{index}", "?")
+
+
+def unsupported_nodes(parser: trt.OnnxParser, model: bytes, path: str, version: TrtVersion,
+                      nodes: list[tuple[str, str]]) -> list[UnsupportedNode]:
+    """The nodes of ``model`` TensorRT reports as unsupported (empty list: all supported).
+
+    Args:
+        parser: a fresh ``OnnxParser`` (the check may populate its network).
+        model: the serialized ONNX.
+        path: its file name (for external weights).
+        nodes: (name, op_type) of each graph node in order, to name the nodes TensorRT gives by index.
+    """
+    found: dict[int, UnsupportedNode] = {}
+    if version.major >= 10:
+        supported = parser.supports_model_v2(model, path)
+        if supported:
+            return []
+        bad_indices: list[int] = []
+        for i in range(parser.num_subgraphs):
+            if not parser.is_subgraph_supported(i):
+                bad_indices.extend(int(n) for n in parser.get_subgraph_nodes(i))
+    else:
+        supported, subgraphs = parser.supports_model(model, path)  # 11: removed; reached only on 8.x
+        if supported:
+            return []
+        bad_indices = [int(n) for graph_nodes, ok in subgraphs if not ok for n in graph_nodes]
+    for i in range(parser.num_errors):
+        error = parser.get_error(i)
+        index = int(error.node())
+        name, op_type = _describe_node(index, nodes)
+        if version.major >= 10 and error.node_name():
+            name = error.node_name()
+        found[index] = UnsupportedNode(index, name, op_type, error.desc())
+    if not found:  # no error detail: name every node of the unsupported subgraphs
+        for index in bad_indices:
+            name, op_type = _describe_node(index, nodes)
+            found[index] = UnsupportedNode(index, name, op_type, "in a subgraph TensorRT does not support")
+    return [found[k] for k in sorted(found)]
+
+
+def parser_errors(parser: trt.OnnxParser, version: TrtVersion, nodes: list[tuple[str, str]]) -> list[str]:
+    """The parser's errors after a failed ``parse``, each naming its ONNX node."""
+    messages = []
+    for i in range(parser.num_errors):
+        error = parser.get_error(i)
+        index = int(error.node())
+        name, op_type = _describe_node(index, nodes)
+        if version.major >= 10 and error.node_name():
+            name = error.node_name()
+        messages.append(f"node #{index} '{name}' ({op_type}): {error.desc()}" if index >= 0 else error.desc())
+    return messages
+
+
+def int_to_uint8_casts_supported(version: TrtVersion) -> bool:
+    """Whether a Cast from an integer tensor to uint8 builds (10+: yes; 8.x: no, see :data:`UINT8_IO`)."""
+    return version.major >= 10
+
+
+def device_memory_size(engine: trt.ICudaEngine, version: TrtVersion) -> int:
+    """Bytes of scratch memory the engine's execution context needs."""
+    if version.major >= 10:
+        return int(engine.device_memory_size_v2)
+    return int(engine.device_memory_size)  # 11: removed; reached only on 8.x

@@ -1,0 +1,214 @@
+"""TensorRT backend: an ``edgeseg build`` engine run with cuda-python buffers on one stream.
+
+Loading checks the engine's sidecar first (TensorRT version, GPU, file hash;
+see :func:`edgeseg.engines.sidecar.check_artifact`). Buffers are allocated
+once: device memory for ``image`` (uint8 N x H x W x 3 BGR) and ``labels``
+(uint8, or int32 for TensorRT 8.x exports, N x H x W), and pinned host memory
+of the same sizes so the copies are truly asynchronous. One CUDA stream
+carries copy-in, ``execute_async_v3`` and copy-out; where the target asks
+for it (``cuda_graphs`` in the sidecar), that sequence is captured once in a
+CUDA graph and replayed per batch, which saves the per-kernel launch cost on
+Jetson CPUs. Every CUDA return code is checked (:mod:`edgeseg.engines.cuda_rt`).
+
+Output ownership: ``infer`` returns a new array; the pinned buffers stay the
+backend's and are freed by ``close()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgeseg.engines import trt_compat as compat
+from edgeseg.engines.cuda_rt import CudaRuntime
+from edgeseg.engines.sidecar import check_artifact
+from edgeseg.errors import EdgesegError, MissingDependencyError
+from edgeseg.metadata import ModelMetadata
+
+from .base import Backend
+
+if TYPE_CHECKING:
+    import tensorrt as trt
+
+log = logging.getLogger("edgeseg.runtime")
+INPUT, OUTPUT = "image", "labels"
+
+
+def import_tensorrt_runtime() -> Any:
+    """``tensorrt`` for running engines, or an error saying where it comes from."""
+    try:
+        import tensorrt
+    except ImportError:
+        found = False
+    else:
+        found = hasattr(tensorrt, "Runtime")  # tensorrt-stubs alone import as an empty namespace package
+    if not found:
+        raise MissingDependencyError(
+            "the TensorRT backend needs TensorRT's Python bindings, which are not installed here: on a Jetson "
+            "they come with JetPack (apt install python3-libnvinfer), on a desktop: pip install tensorrt; "
+            "or run the ONNX with --backend onnxruntime"
+        )
+    import tensorrt
+
+    return tensorrt
+
+
+def dims_tuple(dims: trt.Dims) -> tuple[int, ...]:
+    """A ``tensorrt.Dims`` as a tuple of ints (-1 for a dynamic dimension)."""
+    return tuple(int(d) for d in dims[:])
+
+
+class TrtBackend(Backend):
+    """Runs a TensorRT engine built by ``edgeseg build``.
+
+    Args:
+        path: the ``.engine`` (its ``.engine.json`` sidecar beside it).
+        device: CUDA device index.
+        cuda: a :class:`CudaRuntime` (None: the real cuda-python one; tests pass a fake).
+        cuda_graphs: capture a CUDA graph; None: as the target's sidecar says.
+    """
+
+    name = "tensorrt"
+
+    def __init__(self, path: str | os.PathLike, *, device: int = 0, cuda: CudaRuntime | None = None,
+                 cuda_graphs: bool | None = None):
+        self.path = Path(path)
+        self._device_ptrs: list[int] = []
+        self._host_ptrs: list[int] = []
+        self._stream: Any = None
+        self._graph: Any = None
+        self._graph_exec: Any = None
+        self.engine: trt.ICudaEngine | None = None
+        self.context: trt.IExecutionContext | None = None
+        if not self.path.is_file():
+            raise EdgesegError(f"engine {self.path} does not exist")
+        import_tensorrt_runtime()
+        version = compat.trt_version()
+        self.cuda = cuda if cuda is not None else CudaRuntime()
+        gpu = self.cuda.device_info(device)
+        self.cuda.set_device(device)
+        sidecar = check_artifact(self.path, runtime="tensorrt", runtime_version=version.text, gpu=gpu)
+        self.metadata = ModelMetadata.from_dict(sidecar["metadata"], source=str(self.path))
+        self._load(sidecar)
+        try:
+            self._allocate()
+            use_graphs = bool(sidecar.get("cuda_graphs", False)) if cuda_graphs is None else cuda_graphs
+            if use_graphs:
+                self._capture_graph()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, sidecar: dict[str, Any]) -> None:
+        import tensorrt as trt
+
+        self.logger = trt.Logger(trt.Logger.WARNING)
+        self.runtime = trt.Runtime(self.logger)
+        engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
+        if engine is None:
+            raise EdgesegError(f"TensorRT could not deserialize {self.path}; rebuild it with: "
+                               f"edgeseg build {sidecar['source_onnx']['path']} --target {sidecar['target']}")
+        self.engine = engine
+        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        modes = {n: engine.get_tensor_mode(n) for n in names}
+        if modes.get(INPUT) != trt.TensorIOMode.INPUT or modes.get(OUTPUT) != trt.TensorIOMode.OUTPUT:
+            raise EdgesegError(f"{self.path}: expected input '{INPUT}' and output '{OUTPUT}', the engine has {names}; "
+                               "build it from an ONNX made by 'edgeseg export'")
+        in_dtype = engine.get_tensor_dtype(INPUT)
+        out_dtype = engine.get_tensor_dtype(OUTPUT)
+        if in_dtype != trt.DataType.UINT8:
+            raise EdgesegError(f"{self.path}: input '{INPUT}' is {in_dtype}, expected uint8 (NHWC BGR)")
+        if out_dtype not in (trt.DataType.UINT8, trt.DataType.INT32):
+            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {out_dtype}, expected uint8 (or int32 on TensorRT 8.x)")
+        self.out_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
+        shape = dims_tuple(engine.get_tensor_shape(INPUT))
+        spec = self.metadata.input
+        if len(shape) != 4 or shape[3] != 3 or (shape[1], shape[2]) != (spec.height, spec.width):
+            raise EdgesegError(f"{self.path}: input shape {shape} does not match the metadata "
+                               f"(N x {spec.height} x {spec.width} x 3); rebuild the engine from its ONNX")
+        if shape[0] == -1:  # dynamic batch: run at the profile's opt batch
+            self.batch_size = int(engine.get_tensor_profile_shape(INPUT, 0)[1][0])
+        else:
+            self.batch_size = int(shape[0])
+        context = engine.create_execution_context()
+        self.context = context
+        if shape[0] == -1 and not context.set_input_shape(INPUT, (self.batch_size, spec.height, spec.width, 3)):
+            raise EdgesegError(f"{self.path}: TensorRT refused input shape {(self.batch_size, spec.height, spec.width, 3)}")
+        self.out_shape = dims_tuple(context.get_tensor_shape(OUTPUT))
+        if self.out_shape != (self.batch_size, spec.height, spec.width):
+            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {self.out_shape}, expected "
+                               f"{(self.batch_size, spec.height, spec.width)}")
+
+    def _allocate(self) -> None:
+        """Device and pinned host buffers, one stream, tensor addresses: all once."""
+        n, h, w, c = self.input_shape
+        self.in_nbytes = n * h * w * c
+        self.out_nbytes = int(np.prod(self.out_shape)) * self.out_dtype.itemsize
+        self.d_in = self.cuda.malloc(self.in_nbytes, f"'{INPUT}'")
+        self._device_ptrs.append(self.d_in)
+        self.d_out = self.cuda.malloc(self.out_nbytes, f"'{OUTPUT}'")
+        self._device_ptrs.append(self.d_out)
+        self.h_in_ptr = self.cuda.malloc_host(self.in_nbytes, f"'{INPUT}'")
+        self._host_ptrs.append(self.h_in_ptr)
+        self.h_out_ptr = self.cuda.malloc_host(self.out_nbytes, f"'{OUTPUT}'")
+        self._host_ptrs.append(self.h_out_ptr)
+        self.h_in = self.cuda.host_array(self.h_in_ptr, (n, h, w, c), np.uint8)
+        self.h_out = self.cuda.host_array(self.h_out_ptr, self.out_shape, self.out_dtype)
+        self._stream = self.cuda.stream_create()
+        assert self.context is not None
+        for name, ptr in ((INPUT, self.d_in), (OUTPUT, self.d_out)):
+            if not self.context.set_tensor_address(name, ptr):
+                raise EdgesegError(f"{self.path}: TensorRT refused the buffer address for '{name}'")
+
+    def _enqueue(self) -> None:
+        """Copy in, run, copy out: all queued on the one stream."""
+        self.cuda.copy_to_device_async(self.d_in, self.h_in_ptr, self.in_nbytes, self._stream)
+        if self.context is None:
+            raise EdgesegError(f"the TensorRT backend for {self.path} is closed")
+        if not self.context.execute_async_v3(int(self._stream)):
+            raise EdgesegError(f"TensorRT failed to enqueue {self.path} (execute_async_v3 returned False)")
+        self.cuda.copy_to_host_async(self.h_out_ptr, self.d_out, self.out_nbytes, self._stream)
+
+    def _capture_graph(self) -> None:
+        # One plain run first: TensorRT allocates and initialises lazily on the
+        # first enqueue, and none of that may happen inside a capture.
+        self._enqueue()
+        self.cuda.stream_synchronize(self._stream)
+        self.cuda.begin_capture(self._stream)
+        try:
+            self._enqueue()
+        finally:
+            graph = self.cuda.end_capture(self._stream)
+        self._graph = graph
+        self._graph_exec = self.cuda.graph_instantiate(graph)
+
+    def _infer(self, images: np.ndarray) -> np.ndarray:
+        np.copyto(self.h_in, images)
+        if self._graph_exec is not None:
+            self.cuda.graph_launch(self._graph_exec, self._stream)
+        else:
+            self._enqueue()
+        self.cuda.stream_synchronize(self._stream)
+        return self.h_out.astype(np.uint8)  # a copy: the pinned buffer is reused by the next call
+
+    def close(self) -> None:
+        """Free the graph, stream and buffers (safe to call twice)."""
+        cuda = getattr(self, "cuda", None)
+        if cuda is None:
+            return
+        if self._graph_exec is not None:
+            cuda.graph_destroy(self._graph, self._graph_exec)
+            self._graph = self._graph_exec = None
+        if self._stream is not None:
+            cuda.stream_destroy(self._stream)
+            self._stream = None
+        while self._device_ptrs:
+            cuda.free(self._device_ptrs.pop())
+        while self._host_ptrs:
+            cuda.free_host(self._host_ptrs.pop())
+        self.context = None
+        self.engine = None
