@@ -96,3 +96,29 @@ def test_zoo_model_trains_exports_and_matches_onnxruntime(name, tmp_path):
     np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL)
     agreement = float((actual.argmax(1) == expected.argmax(1)).mean())
     assert agreement >= MIN_LABEL_AGREEMENT, f"label agreement {agreement:.4%}"
+
+
+def test_edgeseg_models_lists_every_architecture_with_its_cost(capsys):
+    from edgeseg.cli import main
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "1 multiply-add = 2 FLOPs" in lines[0]
+    rows = [line.split() for line in lines[1:]]
+    assert [row[0] for row in rows] == model_names()
+    enet = next(row for row in rows if row[0] == "enet")
+    assert enet[1:5] == ["0.36", "M", "2.62", "GFLOPs"]  # ENet: 0.36 M parameters, 1.31 GMACs at 480x360
+
+
+def test_meta_device_cost_equals_a_real_forward():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from edgeseg.train.zoo import model_cost
+
+    cost = model_cost("lednet", 11, 64, 96)
+    model = build_model("lednet", 11).eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, 64, 96))
+    assert cost.gflops == counter.get_total_flops() / 1e9
+    assert cost.params == sum(p.numel() for p in model.parameters()) and (cost.height, cost.width) == (64, 96)

@@ -17,7 +17,7 @@ built from the input size when the model runs. The result equals
 constants, so **the exported graph is fixed-size** (the export size), which is
 what edgeseg's contract asks for anyway.
 
-Deviations: the default backbone is ResNet-18 at ``width_mult`` 0.5 (the
+Deviations: the default backbone is ResNet-18 at ``width_mult`` 0.25 (the
 paper: ResNet-50/101 with a deep 3x3 stem) so it trains on a CPU; choose
 ``backbone="resnet50"`` or ``"resnet101"`` and ``width_mult=1.0`` and pass a
 torchvision state dict with ``backbone_weights`` for the paper's setting. No
@@ -81,7 +81,7 @@ class PyramidPooling(nn.Module):
 class PSPNet(nn.Module):
     """PSPNet: float N x C x H x W -> logits N x num_classes x H x W (H, W multiples of 8)."""
 
-    def __init__(self, num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.5,
+    def __init__(self, num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.25,
                  backbone_weights: str | os.PathLike | None = None):
         super().__init__()
         self.backbone = build_resnet(backbone, in_channels, width_mult, output_stride=8,
@@ -99,7 +99,7 @@ class PSPNet(nn.Module):
 
 
 @register_model("pspnet", paper="Zhao et al. 2017, PSPNet", input_multiple=8)
-def pspnet(num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.5,
+def pspnet(num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.25,
            backbone_weights: str | None = None) -> nn.Module:
-    """Dilated ResNet-18 at width 0.5 (paper: ResNet-50/101), no aux loss; pooling as MatMuls, so the ONNX is fixed-size."""
+    """Dilated ResNet-18 at width 0.25 (paper: ResNet-50/101), no aux loss; pooling as MatMuls, so the ONNX is fixed-size."""
     return PSPNet(num_classes, in_channels, backbone, width_mult, backbone_weights)

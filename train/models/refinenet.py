@@ -17,7 +17,7 @@ Block widths: 512 for RefineNet-4 and 256 for the others (times
 ``width_mult``). After RefineNet-1 come two RCUs and a 1x1 classifier at
 stride 4, then bilinear upsampling x4. Resizes use ``align_corners=False``.
 
-Deviations: the default backbone is ResNet-18 at ``width_mult`` 0.5 (paper:
+Deviations: the default backbone is ResNet-18 at ``width_mult`` 0.25 (paper:
 ResNet-101 at full width) so it trains on a CPU; pass
 ``backbone="resnet101", width_mult=1.0, backbone_weights=PATH`` for the
 paper's setting. Each ResNet output is adapted to the block width by a 3x3
@@ -96,7 +96,7 @@ class RefineNetBlock(nn.Module):
 class RefineNet(nn.Module):
     """4-cascaded RefineNet: float N x C x H x W -> logits N x num_classes x H x W (H, W multiples of 32)."""
 
-    def __init__(self, num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.5,
+    def __init__(self, num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.25,
                  backbone_weights: str | os.PathLike | None = None, crp_blocks: int = 2):
         super().__init__()
         self.backbone = build_resnet(backbone, in_channels, width_mult, backbone_weights=backbone_weights)
@@ -122,7 +122,7 @@ class RefineNet(nn.Module):
 
 
 @register_model("refinenet", paper="Lin et al. 2017, RefineNet", input_multiple=32)
-def refinenet(num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.5,
+def refinenet(num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.25,
               backbone_weights: str | None = None, crp_blocks: int = 2) -> nn.Module:
-    """4-cascaded on ResNet-18 at width 0.5 (paper: ResNet-101); 3x3 adapt convs; 2 CRP blocks."""
+    """4-cascaded on ResNet-18 at width 0.25 (paper: ResNet-101); 3x3 adapt convs; 2 CRP blocks."""
     return RefineNet(num_classes, in_channels, backbone, width_mult, backbone_weights, crp_blocks)
