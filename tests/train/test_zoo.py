@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT, tiny_train_overrides
 from torch.nn import functional as F
 
 from edgeseg.engines.trt_onnx_ops import unsupported_nodes
@@ -122,3 +123,22 @@ def test_meta_device_cost_equals_a_real_forward():
         model(torch.zeros(1, 3, 64, 96))
     assert cost.gflops == counter.get_total_flops() / 1e9
     assert cost.params == sum(p.numel() for p in model.parameters()) and (cost.height, cost.width) == (64, 96)
+
+
+ZOO_CONFIGS = sorted(p for p in (ROOT / "configs").glob("camvid_*.toml") if p.stem != "camvid_enet")
+
+
+@pytest.mark.parametrize("config", ZOO_CONFIGS, ids=lambda p: p.stem)
+def test_zoo_config_trains_one_epoch_and_reloads(config, tmp_path):
+    from edgeseg.config import load_config
+    from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from edgeseg.train.config import TrainConfig
+    from edgeseg.train.trainer import train
+
+    cfg = load_config(config, TrainConfig, tiny_train_overrides(epochs=1, max_train_images=2, batch_size=2))
+    record = train(cfg, tmp_path, progress=False)
+    assert 0.0 <= record["val_miou"] <= 1.0 and math.isfinite(record["loss"])
+    model, meta = model_from_checkpoint(load_checkpoint(tmp_path / "best.pt"))
+    assert meta.architecture == cfg.model.name
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 96, 128)).shape == (1, meta.num_classes, 96, 128)
