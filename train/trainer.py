@@ -134,6 +134,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         model = build_model(cfg.model.name, num_classes, **cfg.model.args).to(device)
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
+    except TypeError as exc:
+        raise EdgesegError(f"model.args: {exc}") from None
     if cfg.optimizer == "adamw":
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:

@@ -142,3 +142,27 @@ def test_zoo_config_trains_one_epoch_and_reloads(config, tmp_path):
     assert meta.architecture == cfg.model.name
     with torch.no_grad():
         assert model(torch.zeros(1, 3, 96, 128)).shape == (1, meta.num_classes, 96, 128)
+
+
+def test_unknown_factory_argument_lists_the_accepted_ones():
+    with pytest.raises(TypeError, match="pspnet takes no argument 'bogus'; its arguments: in_channels, backbone"):
+        build_model("pspnet", 3, bogus=1)
+
+
+def test_zoo_table_is_written_between_the_markers_only():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo_table", ROOT / "scripts" / "zoo_table.py")
+    zoo_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zoo_table)
+    text = f"intro\n{zoo_table.START}\nold table\n{zoo_table.END}\noutro\n"
+    assert zoo_table.replace_between_markers(text, "| new |\n", "README") == \
+        f"intro\n{zoo_table.START}\n| new |\n{zoo_table.END}\noutro\n"
+    with pytest.raises(SystemExit, match="no '<!-- zoo-table:start -->'"):
+        zoo_table.replace_between_markers("no markers", "| new |\n", "README")
+    assert zoo_table.summary("First | line\n  wrapped.\n\nSecond paragraph.") == "First \\| line wrapped."
+    # The README holds a generated table with one row per registered architecture.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split(zoo_table.START, 1)[1].split(zoo_table.END, 1)[0]
+    listed = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    assert listed == set(model_names()), "README's zoo table is stale: run `python scripts/zoo_table.py`"
