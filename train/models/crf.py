@@ -112,7 +112,8 @@ class LocalMeanFieldCRF(nn.Module):
         kernels = []
         for dy, dx in self.offsets():
             dist2 = float((dy * self.downsample) ** 2 + (dx * self.downsample) ** 2)
-            colour2 = ((image - self._shift(padded, dy, dx, h, w)) ** 2).sum(dim=1, keepdim=True)
+            difference = image - self._shift(padded, dy, dx, h, w)
+            colour2 = (difference * difference).sum(dim=1, keepdim=True)
             bilateral = torch.exp(colour2 * (-0.5 / self.theta_beta ** 2) - dist2 / (2 * self.theta_alpha ** 2))
             spatial = math.exp(-dist2 / (2 * self.theta_gamma ** 2))
             kernels.append(w_bilateral * bilateral + w_spatial * spatial)

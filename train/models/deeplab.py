@@ -46,8 +46,8 @@ class LargeFOVBody(nn.Module):
         fc = scaled(1024, width_mult)
         self.fc = nn.Sequential(
             nn.Conv2d(self.backbone.out_channels, fc, 3, padding=12, dilation=12), nn.ReLU(inplace=True),
-            nn.Dropout2d(0.5),
-            nn.Conv2d(fc, fc, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5),
+            nn.Dropout(0.5),
+            nn.Conv2d(fc, fc, 1), nn.ReLU(inplace=True), nn.Dropout(0.5),
         )
         self.out_channels = fc
 

@@ -74,8 +74,8 @@ class FCN(nn.Module):
         c3, c4, c5 = self.backbone.stage_channels[2:5]
         fc = scaled(4096, width_mult)
         self.fc = nn.Sequential(
-            nn.Conv2d(c5, fc, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout2d(0.5),
-            nn.Conv2d(fc, fc, 1), nn.ReLU(inplace=True), nn.Dropout2d(0.5),
+            nn.Conv2d(c5, fc, 7, padding=3), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Conv2d(fc, fc, 1), nn.ReLU(inplace=True), nn.Dropout(0.5),
         )
         self.score_fr = nn.Conv2d(fc, num_classes, 1)
         if stride <= 16:

@@ -48,7 +48,7 @@ class ParseNet(nn.Module):
         channels = self.body.out_channels
         self.norm_local = L2NormScale(channels)
         self.norm_global = L2NormScale(channels)
-        self.dropout = nn.Dropout2d(0.5)
+        self.dropout = nn.Dropout(0.5)
         self.classifier = nn.Conv2d(2 * channels, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -109,8 +109,7 @@ class RefineNet(nn.Module):
         self.refine3 = RefineNetBlock([narrow, wide], narrow, crp_blocks)
         self.refine2 = RefineNetBlock([narrow, narrow], narrow, crp_blocks)
         self.refine1 = RefineNetBlock([narrow, narrow], narrow, crp_blocks)
-        self.head = nn.Sequential(ResidualConvUnit(narrow), ResidualConvUnit(narrow), nn.Dropout2d(0.1),
-                                  nn.Conv2d(narrow, num_classes, 1))
+        self.head = nn.Sequential(ResidualConvUnit(narrow), ResidualConvUnit(narrow), nn.Conv2d(narrow, num_classes, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         l1, l2, l3, l4 = (adapt(f) for adapt, f in zip(self.adapt, self.backbone(x)))
