@@ -78,6 +78,8 @@ def test_zoo_model_trains_exports_and_matches_onnxruntime(name, tmp_path):
     without_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not without_grad, f"parameters that got no gradient: {without_grad[:5]}"
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    # A batch of one must train too: `edgeseg train` keeps the last, possibly single-image, batch.
+    assert model(x[:1]).shape == (1, NUM_CLASSES, h, w)
 
     # Export (legacy TorchScript exporter: the dynamo exporter rejects data-dependent Python ints).
     model.eval()

@@ -19,7 +19,8 @@ Structure as in the paper (Table 1, Fig. 2 and 3) and the authors' code:
 Deviations: in the pyramid each level is upsampled to the size of the level
 below it (the authors' code uses ``H // 4`` etc., which only matches when H
 is a multiple of 64); the global branch is added by broadcasting (exact for a
-1 x 1 map) instead of an upsample. Dropout 0.03 in the first stages and 0.3
+1 x 1 map) instead of an upsample, and its 1x1 conv has a bias and no
+BatchNorm (BN over one value per image fails on a batch of one). Dropout 0.03 in the first stages and 0.3
 in the last, as the authors' code. H and W must be multiples of 8.
 """
 
@@ -110,7 +111,8 @@ class AttentionPyramid(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int):
         super().__init__()
-        self.global_branch = ConvBNReLU(in_channels, num_classes, 1)
+        # No BatchNorm on the pooled 1x1 map: its batch statistics fail on a batch of one.
+        self.global_branch = nn.Sequential(nn.Conv2d(in_channels, num_classes, 1), nn.ReLU(inplace=True))
         self.mid = ConvBNReLU(in_channels, num_classes, 1)
         self.down1 = ConvBNReLU(in_channels, 1, 7, stride=2)
         self.down2 = ConvBNReLU(1, 1, 5, stride=2)

@@ -21,8 +21,10 @@ Deviations: the default backbone is ResNet-18 at ``width_mult`` 0.25 (the
 paper: ResNet-50/101 with a deep 3x3 stem) so it trains on a CPU; choose
 ``backbone="resnet50"`` or ``"resnet101"`` and ``width_mult=1.0`` and pass a
 torchvision state dict with ``backbone_weights`` for the paper's setting. No
-auxiliary loss branch on layer3 (edgeseg's trainer has a single output). H and
-W must be multiples of 8.
+auxiliary loss branch on layer3 (edgeseg's trainer has a single output). The
+1x1 pyramid level is conv-ReLU without BatchNorm (BN over one value per image
+fails on a batch of one, e.g. the last batch of an epoch). H and W must be
+multiples of 8.
 """
 
 from __future__ import annotations
@@ -67,7 +69,13 @@ class PyramidPooling(nn.Module):
         super().__init__()
         self.bins = bins
         reduced = in_channels // len(bins)
-        self.stages = nn.ModuleList(ConvBNReLU(in_channels, reduced, 1) for _ in bins)
+        # The 1x1 level has no BatchNorm: over single values per image its batch statistics are
+        # degenerate at CPU batch sizes, and training fails outright on a batch of one.
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(in_channels, reduced, 1), nn.ReLU(inplace=True)) if b == 1
+            else ConvBNReLU(in_channels, reduced, 1)
+            for b in bins
+        )
         self.out_channels = in_channels + reduced * len(bins)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
