@@ -20,8 +20,9 @@ Deviations: in the pyramid each level is upsampled to the size of the level
 below it (the authors' code uses ``H // 4`` etc., which only matches when H
 is a multiple of 64); the global branch is added by broadcasting (exact for a
 1 x 1 map) instead of an upsample, and its 1x1 conv has a bias and no
-BatchNorm (BN over one value per image fails on a batch of one). Dropout 0.03 in the first stages and 0.3
-in the last, as the authors' code. H and W must be multiples of 8.
+BatchNorm (BN over one value per image fails on a batch of one). Dropout
+0.03 in the first stages and 0.3 in the last, as the authors' code. H and W
+must be multiples of 8.
 """
 
 from __future__ import annotations
