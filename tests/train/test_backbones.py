@@ -72,3 +72,20 @@ def test_checkpoint_rebuild_does_not_need_the_pretrained_file(tmp_path):
     rebuilt, _ = model_from_checkpoint({"format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(),
                                         "model": model.state_dict()})
     assert torch.equal(rebuilt.head[-1].weight, model.head[-1].weight)
+
+
+# torchvision's published parameter counts minus their classifiers (fc / classifier.*), and key names
+# from its state dicts: equal counts and names mean its ImageNet files load into these backbones.
+@pytest.mark.parametrize(("build", "params", "keys"), [
+    (lambda: build_resnet("resnet18"), 11_689_512 - 513_000, ["layer2.0.downsample.1.running_var", "layer4.1.bn2.weight"]),
+    (lambda: build_resnet("resnet34"), 21_797_672 - 513_000, ["layer3.5.conv2.weight"]),
+    (lambda: build_resnet("resnet50"), 25_557_032 - 2_049_000, ["layer1.0.downsample.0.weight", "layer4.2.bn3.bias"]),
+    (lambda: build_resnet("resnet101"), 44_549_160 - 2_049_000, ["layer3.22.conv3.weight"]),
+    (lambda: build_vgg16(), 138_357_544 - 123_642_856, ["features.0.weight", "features.28.bias"]),
+    (lambda: build_vgg16(batch_norm=True), 138_365_992 - 123_642_856, ["features.1.running_mean", "features.41.weight"]),
+])
+def test_full_width_backbones_have_torchvision_layout(build, params, keys):
+    with torch.device("meta"):
+        net = build()
+    assert sum(p.numel() for p in net.parameters()) == params
+    assert set(keys) <= set(net.state_dict())
