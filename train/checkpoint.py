@@ -86,8 +86,11 @@ def model_from_checkpoint(checkpoint: dict[str, Any], source: str = "checkpoint"
     from .models import build_model
 
     meta = checkpoint_metadata(checkpoint, source)
+    # The checkpoint's weights replace any pretrained backbone the run started from, and
+    # that file need not exist where the checkpoint is used.
+    arch_args = {k: v for k, v in meta.arch_args.items() if k != "backbone_weights"}
     try:
-        model = build_model(meta.architecture, meta.num_classes, **meta.arch_args)
+        model = build_model(meta.architecture, meta.num_classes, **arch_args)
     except KeyError as exc:
         raise EdgesegError(f"{source}: {exc.args[0]}") from None
     try:

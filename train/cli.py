@@ -22,8 +22,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_models(args: argparse.Namespace) -> int:
     from .models import get_entry, model_names
+    from .zoo import REFERENCE_HEIGHT, REFERENCE_WIDTH, model_cost
 
+    print(f"# name  params  GFLOPs at {REFERENCE_WIDTH}x{REFERENCE_HEIGHT} (WxH, rounded up to the model's multiple; "
+          "1 multiply-add = 2 FLOPs; convs and matmuls)  paper")
     for name in model_names():
         entry = get_entry(name)
-        print(f"{name}\t{entry.paper}")
+        cost = model_cost(name)
+        size = "" if (cost.height, cost.width) == (REFERENCE_HEIGHT, REFERENCE_WIDTH) else f" at {cost.width}x{cost.height}"
+        print(f"{name:<22} {cost.params / 1e6:7.2f} M {cost.gflops:8.2f} GFLOPs{size:<11}  {entry.paper}")
     return 0

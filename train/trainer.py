@@ -153,6 +153,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         model = build_model(cfg.model.name, num_classes, **cfg.model.args).to(device)
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
+    except TypeError as exc:
+        raise EdgesegError(f"model.args: {exc}") from None
     if cfg.sync_bn and ctx.distributed:
         if device.type != "cuda":
             raise EdgesegError("sync_bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); set sync_bn = false on CPU")

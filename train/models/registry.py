@@ -8,6 +8,7 @@ hidden elsewhere). ``grep -rn register_model train/models`` lists the zoo.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +73,15 @@ def build_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
     """Build architecture ``name`` with ``num_classes`` outputs.
 
     ``None`` values in ``kwargs`` mean "the factory's default" and are dropped.
+
+    Raises:
+        KeyError: unknown ``name`` (the message lists the valid names).
+        TypeError: a keyword the factory does not take (the message lists those it does).
     """
     entry = get_entry(name)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    accepted = [p for p in inspect.signature(entry.factory).parameters if p != "num_classes"]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise TypeError(f"{name} takes no argument {', '.join(map(repr, unknown))}; its arguments: {', '.join(accepted)}")
     return entry.factory(num_classes, **kwargs)
