@@ -66,8 +66,8 @@ class GlobalBatchSampler:
     The permutation is ``torch.randperm(n, generator seeded by (seed, epoch))``,
     the same a single-process shuffled DataLoader would draw, cut into global
     batches of ``batch_size``; rank r gets the r-th of ``world_size`` equal
-    slices of each. A last global batch too small to give every rank two
-    samples is dropped on all ranks: DDP needs every rank in every step, and
+    slices of each. A last, partial global batch too small to give every rank
+    two samples is dropped on all ranks: DDP needs every rank in every step, and
     batch norm over a pooled 1 x 1 map fails on a batch of one.
     """
 
@@ -86,7 +86,9 @@ class GlobalBatchSampler:
         generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         order = torch.randperm(self.n, generator=generator).numpy()
         batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
-        return [b for b in batches if len(b) >= 2 * self.ctx.world_size]
+        if batches and len(batches[-1]) < min(self.batch_size, 2 * self.ctx.world_size):
+            batches.pop()
+        return batches
 
     def __iter__(self) -> Iterator[list[int]]:
         for batch in self._global_batches():
