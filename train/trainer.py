@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 import edgeseg
@@ -35,6 +34,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.metadata import InputSpec, ModelMetadata
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
 
+from .aux_loss import segmentation_loss
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
@@ -177,7 +177,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         for x, y in batches:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=use_amp):
-                loss = F.cross_entropy(model(x), y, weight=loss_weight, ignore_index=info.ignore_index)
+                loss = segmentation_loss(model(x), y, loss_weight, info.ignore_index, getattr(model, "aux_loss_weight", 0.4))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)

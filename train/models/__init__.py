@@ -4,7 +4,12 @@ Each architecture lives in its own module and is imported here by name, so
 the registry's contents are exactly the modules listed below.
 """
 
-from . import enet  # noqa: F401  (registers "enet")
+from . import (
+    bisenetv2,  # noqa: F401  (registers "bisenetv2")
+    ddrnet,  # noqa: F401  (registers "ddrnet23_slim")
+    enet,  # noqa: F401  (registers "enet")
+    lraspp,  # noqa: F401  (registers "lraspp_mobilenetv3")
+)
 from .registry import ModelEntry, build_model, get_entry, model_names, register_model
 
 __all__ = ["ModelEntry", "build_model", "get_entry", "model_names", "register_model"]
