@@ -9,6 +9,8 @@ from . import (
     ddrnet,  # noqa: F401  (registers "ddrnet23_slim")
     enet,  # noqa: F401  (registers "enet")
     lraspp,  # noqa: F401  (registers "lraspp_mobilenetv3")
+    lstmcf,  # noqa: F401  (registers "lstmcf")
+    reseg,  # noqa: F401  (registers "reseg")
 )
 from .registry import ModelEntry, build_model, get_entry, model_names, register_model
 
