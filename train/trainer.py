@@ -76,13 +76,20 @@ def _metadata(cfg: TrainConfig, info, extra: dict[str, Any]) -> ModelMetadata:
         raise EdgesegError(
             f"data.height x data.width = {data.height}x{data.width} must be multiples of {multiple} for {entry.name}"
         )
+    channels = 4 if data.kind == "rgbd" else 3
+    if entry.in_channels != channels:
+        raise EdgesegError(
+            f"{entry.name} takes {entry.in_channels}-channel input but data.kind {data.kind!r} gives {channels}; "
+            + ("use an RGB-D data set (data.kind = \"rgbd\")" if entry.in_channels == 4 else "use an RGB data set")
+        )
     return ModelMetadata(
         architecture=cfg.model.name,
         arch_args=dict(cfg.model.args),
         classes=list(info.classes),
         palette=[list(c) for c in info.palette],
         ignore_index=info.ignore_index,
-        input=InputSpec(height=data.height, width=data.width, mean=list(data.mean), std=list(data.std), multiple=multiple),
+        input=InputSpec(height=data.height, width=data.width, mean=list(data.mean), std=list(data.std), multiple=multiple,
+                        channels=channels, depth_scale=data.depth_scale if channels == 4 else None),
         tool_versions={"edgeseg": edgeseg.__version__, "torch": str(torch.__version__)},
         training=extra,
     )
@@ -108,6 +115,14 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     ``stop_after`` ends this call after that many epochs (the run stays
     resumable), for training in slices of a longer schedule.
     """
+    try:
+        task = get_entry(cfg.model.name).task
+    except KeyError as exc:
+        raise EdgesegError(f"model.name: {exc.args[0]}") from None
+    if task == "proposals":  # DeepMask-style models: windows, mask + score loss; their own loop
+        from .proposals_trainer import train_proposals
+
+        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
     out = Path(out_dir)
     last_path = out / "last.pt"
     if resume and not last_path.exists():
