@@ -94,9 +94,10 @@ class ScoreBranch(nn.Module):
 
 
 class DeepMask(nn.Module):
-    def __init__(self, in_channels: int = 3, window: int = 160, mask_size: int = 40, reduce: int = 64,
+    def __init__(self, in_channels: int = 3, window: int = 160, mask_size: int | None = None, reduce: int = 64,
                  low_rank: int = 256):
         super().__init__()
+        mask_size = window // 4 if mask_size is None else mask_size
         check_geometry(window, mask_size, 1)
         self.window, self.mask_size = window, mask_size
         cells = window // STRIDE
@@ -117,9 +118,9 @@ class DeepMask(nn.Module):
 
 @register_model("deepmask", paper="Pinheiro et al. 2015, DeepMask (arXiv:1506.06204)", input_multiple=STRIDE,
                 task="proposals")
-def deepmask(num_classes: int = 1, in_channels: int = 3, window: int = 160, mask_size: int = 40, stride: int = 16,
+def deepmask(num_classes: int = 1, in_channels: int = 3, window: int = 160, mask_size: int | None = None, stride: int = 16,
              backbone_weights: str | None = None) -> nn.Module:
-    """DeepMask on ``window`` x ``window`` patches, ``mask_size``^2 masks; ``num_classes`` is ignored (class-agnostic).
+    """DeepMask on ``window`` x ``window`` patches, ``mask_size``^2 masks (None: window / 4); ``num_classes`` is ignored.
 
     ``stride`` is the window grid step the runtime uses, recorded here so the
     checkpoint's ``arch_args`` describe the deployed geometry completely.
