@@ -76,12 +76,7 @@ def _metadata(cfg: TrainConfig, info, extra: dict[str, Any]) -> ModelMetadata:
         raise EdgesegError(
             f"data.height x data.width = {data.height}x{data.width} must be multiples of {multiple} for {entry.name}"
         )
-    channels = 4 if data.kind == "rgbd" else 3
-    if entry.in_channels != channels:
-        raise EdgesegError(
-            f"{entry.name} takes {entry.in_channels}-channel input but data.kind {data.kind!r} gives {channels}; "
-            + ("use an RGB-D data set (data.kind = \"rgbd\")" if entry.in_channels == 4 else "use an RGB data set")
-        )
+    channels = _input_channels(cfg)
     return ModelMetadata(
         architecture=cfg.model.name,
         arch_args=dict(cfg.model.args),
@@ -93,6 +88,21 @@ def _metadata(cfg: TrainConfig, info, extra: dict[str, Any]) -> ModelMetadata:
         tool_versions={"edgeseg": edgeseg.__version__, "torch": str(torch.__version__)},
         training=extra,
     )
+
+
+def _input_channels(cfg: TrainConfig) -> int:
+    """3, or 4 for ``rgbd`` data; raises if the architecture takes another count."""
+    entry = get_entry(cfg.model.name)
+    channels = 4 if cfg.data.kind == "rgbd" else 3
+    if entry.in_channels != channels:
+        raise EdgesegError(
+            f"{entry.name} takes {entry.in_channels}-channel input but data.kind {cfg.data.kind!r} gives {channels}; "
+            + ("use an RGB-D data set (data.kind = \"rgbd\")" if entry.in_channels == 4 else "use an RGB data set")
+        )
+    if len(cfg.data.mean) != channels or len(cfg.data.std) != channels:
+        raise EdgesegError(f"data.mean and data.std need {channels} entries for data.kind {cfg.data.kind!r} "
+                           "(R, G, B" + (", depth)" if channels == 4 else ")"))
+    return channels
 
 
 def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
@@ -123,6 +133,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         from .proposals_trainer import train_proposals
 
         return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
+    _input_channels(cfg)
     out = Path(out_dir)
     last_path = out / "last.pt"
     if resume and not last_path.exists():

@@ -105,7 +105,10 @@ def _rle_mask(rle: dict, height: int, width: int, where: str) -> np.ndarray:
         raise EdgesegError(f"{where}: RLE size {size} differs from the image's [height, width] = [{height}, {width}]")
     counts = rle.get("counts")
     if isinstance(counts, list):
-        return decode_uncompressed_rle(counts, height, width)
+        try:
+            return decode_uncompressed_rle(counts, height, width)
+        except EdgesegError as exc:
+            raise EdgesegError(f"{where}: {exc}") from None
     if isinstance(counts, str):
         try:
             from pycocotools import mask as coco_mask
