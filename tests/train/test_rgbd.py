@@ -126,7 +126,7 @@ def rgbd_overrides(root, **extra):
     return sum((["--set", f"{k}={v}"] for k, v in values.items()), [])
 
 
-def test_lstmcf_trains_on_rgbd_and_records_the_4_channel_contract(tmp_path):
+def test_lstmcf_trains_on_rgbd_and_records_the_4_channel_contract(tmp_path, capsys):
     import torch
     from helpers import ROOT
 
@@ -143,6 +143,18 @@ def test_lstmcf_trains_on_rgbd_and_records_the_4_channel_contract(tmp_path):
     assert meta.input.channels == 4 and meta.input.depth_scale == 40.0 and len(meta.input.mean) == 4
     with torch.no_grad():
         assert model(torch.zeros(1, 4, H, W)).shape == (1, 3, H, W)
+
+    # edgeseg eval feeds the same 4-channel frames through the torch backend
+    assert main(["eval", str(out / "last.pt"), "--data", str(root), "--json", str(tmp_path / "s.json")]) == 0
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert scores["images"] == 3 and 0.0 <= scores["miou"] <= 1.0
+    import shutil
+
+    rgb_only = make_rgbd_set(tmp_path / "rgb_only", names=("a",), splits=("val",))
+    shutil.rmtree(rgb_only / "depth")
+    capsys.readouterr()
+    assert main(["eval", str(out / "last.pt"), "--data", str(rgb_only)]) == 2
+    assert "lstmcf takes colour + depth, but" in capsys.readouterr().err
 
 
 def test_four_channel_model_refuses_rgb_data(tmp_path, capsys):
