@@ -190,3 +190,35 @@ def test_deepmask_geometry_errors_say_what_is_valid():
         build_model("deepmask", 1, window=100)
     with pytest.raises(EdgesegError, match="mask_size must divide window"):
         build_model("deepmask", 1, window=64, mask_size=24)
+
+
+def test_local_backbone_weights_load_and_mismatches_are_clear(tmp_path):
+    from edgeseg.errors import EdgesegError
+
+    for name, attr, kwargs in [("reseg", "features", {}), ("lraspp_mobilenetv3", "backbone", {}),
+                               ("deepmask", "trunk", {"window": 64})]:
+        source = build_model(name, 3, **kwargs)
+        path = tmp_path / f"{name}.pt"
+        torch.save(source.state_dict(), path)  # a whole model's state_dict: the prefixed keys are used
+        loaded = getattr(build_model(name, 3, backbone_weights=str(path), **kwargs), attr)
+        for key, value in getattr(source, attr).state_dict().items():
+            assert torch.equal(loaded.state_dict()[key], value), (name, key)
+    torch.save({"stages.0.weight": torch.zeros(1)}, tmp_path / "bad.pt")
+    with pytest.raises(EdgesegError, match="bad.pt does not fit this Trunk"):
+        build_model("deepmask", 1, window=64, backbone_weights=str(tmp_path / "bad.pt"))
+    with pytest.raises(EdgesegError, match="gone.pt does not exist"):
+        build_model("reseg", 3, backbone_weights=str(tmp_path / "gone.pt"))
+
+
+def test_sharpmask_starts_from_a_trained_deepmask(tmp_path):
+    from edgeseg.errors import EdgesegError
+
+    deep = build_model("deepmask", 1, window=64)
+    torch.save(deep.state_dict(), tmp_path / "deepmask.pt")
+    sharp = build_model("sharpmask", 1, window=64, deepmask_weights=str(tmp_path / "deepmask.pt"), freeze_trunk=True)
+    assert torch.equal(sharp.trunk.stages[0][0][0].weight, deep.trunk.stages[0][0][0].weight)
+    assert torch.equal(sharp.code[2].weight, deep.mask_head[2].weight)
+    assert not any(p.requires_grad for p in sharp.trunk.parameters())
+    torch.save(build_model("reseg", 3).state_dict(), tmp_path / "other.pt")
+    with pytest.raises(EdgesegError, match="is not a DeepMask state_dict"):
+        build_model("sharpmask", 1, window=64, deepmask_weights=str(tmp_path / "other.pt"))

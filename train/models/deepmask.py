@@ -33,6 +33,7 @@ from torch import nn
 
 from edgeseg.errors import EdgesegError
 
+from .local_weights import load_local_weights
 from .registry import register_model
 
 STRIDE = 16
@@ -70,13 +71,8 @@ def check_geometry(window: int, mask_size: int, divisor: int) -> None:
 
 
 def load_trunk_weights(trunk: nn.Module, path: str) -> None:
-    """Load a local state_dict into the trunk (keys ``stages.*``, optional ``trunk.`` prefix)."""
-    from pathlib import Path
-
-    if not Path(path).is_file():
-        raise EdgesegError(f"backbone_weights {path} does not exist; give a local state_dict file")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    trunk.load_state_dict({k.removeprefix("trunk."): v for k, v in state.items()})
+    """Load a local state_dict into the trunk (keys ``stages.*``, optionally prefixed ``trunk.``)."""
+    load_local_weights(trunk, path, prefix="trunk.")
 
 
 class ScoreBranch(nn.Module):

@@ -30,8 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from edgeseg.errors import EdgesegError
-
+from .local_weights import load_local_weights
 from .registry import register_model
 
 
@@ -177,21 +176,8 @@ class LRASPP(nn.Module):
 
 
 def load_backbone_weights(backbone: nn.Module, path: str) -> None:
-    """Load a local state_dict into ``backbone``; ``backbone.`` prefixes are stripped. Shapes must match."""
-    from pathlib import Path
-
-    if not Path(path).is_file():
-        raise EdgesegError(f"backbone_weights {path} does not exist; give a local state_dict file")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    state = {k.removeprefix("backbone."): v for k, v in state.items()}
-    missing, unexpected = backbone.load_state_dict(state, strict=False)
-    if missing:
-        raise EdgesegError(
-            f"backbone_weights {path}: {len(missing)} backbone tensors missing (first: {missing[0]}); "
-            "the file must hold this project's MobileNetV3-Large keys (features.N...)"
-        )
+    """Load a local state_dict into the backbone (keys ``features.*``, optionally prefixed ``backbone.``)."""
+    load_local_weights(backbone, path, prefix="backbone.")
 
 
 @register_model("lraspp_mobilenetv3", paper="Howard et al. 2019, MobileNetV3 + LR-ASPP (arXiv:1905.02244)",

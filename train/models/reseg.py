@@ -22,8 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from edgeseg.errors import EdgesegError
-
+from .local_weights import load_local_weights
 from .registry import register_model
 from .sweeps import BidirectionalSweep
 
@@ -81,10 +80,5 @@ def reseg(num_classes: int, in_channels: int = 3, hidden: int = 64, renet_layers
     """ReSeg with a small VGG-style front end; ``backbone_weights``: optional local state_dict for it."""
     model = ReSeg(num_classes, in_channels=in_channels, hidden=hidden, renet_layers=renet_layers)
     if backbone_weights:
-        from pathlib import Path
-
-        if not Path(backbone_weights).is_file():
-            raise EdgesegError(f"backbone_weights {backbone_weights} does not exist; give a local state_dict file")
-        state = torch.load(backbone_weights, map_location="cpu", weights_only=True)
-        model.features.load_state_dict({k.removeprefix("features."): v for k, v in state.items()})
+        load_local_weights(model.features, backbone_weights, prefix="features.")
     return model

@@ -24,7 +24,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgeseg.errors import EdgesegError
+
 from .deepmask import STRIDE, ScoreBranch, Trunk, check_geometry, load_trunk_weights
+from .local_weights import read_state_dict
 from .registry import register_model
 
 
@@ -78,6 +81,22 @@ class SharpMask(nn.Module):
         return self.to_mask(mask)[:, 0], self.score_head(features[-1])
 
 
+def load_deepmask_weights(model: SharpMask, path: str) -> None:
+    """Start from a trained DeepMask: its trunk, score branch and mask code (all but the last mask layer)."""
+    state = read_state_dict(path, "deepmask_weights")
+    renamed = {k.replace("mask_head.0", "code.0").replace("mask_head.2", "code.2"): v for k, v in state.items()
+               if not k.startswith("mask_head.3")}
+    try:
+        missing, unexpected = model.load_state_dict(renamed, strict=False)
+    except RuntimeError as exc:  # shape mismatch: another window size or trunk
+        raise EdgesegError(f"deepmask_weights {path} does not fit this SharpMask (same window?): "
+                           f"{str(exc).splitlines()[-1].strip()[:200]}") from None
+    shared = [k for k in missing if k.startswith(("trunk.", "score_head.", "code."))]
+    if shared or unexpected:
+        raise EdgesegError(f"deepmask_weights {path} is not a DeepMask state_dict "
+                           f"(missing {shared[:2]}, unexpected {unexpected[:2]})")
+
+
 @register_model("sharpmask", paper="Pinheiro et al. 2016, SharpMask (arXiv:1603.08695)", input_multiple=STRIDE,
                 task="proposals")
 def sharpmask(num_classes: int = 1, in_channels: int = 3, window: int = 160, stride: int = 16,
@@ -94,11 +113,7 @@ def sharpmask(num_classes: int = 1, in_channels: int = 3, window: int = 160, str
     if backbone_weights:
         load_trunk_weights(model.trunk, backbone_weights)
     if deepmask_weights:
-        state = torch.load(deepmask_weights, map_location="cpu", weights_only=True)
-        state = state.get("model", state)
-        renamed = {k.replace("mask_head.0", "code.0").replace("mask_head.2", "code.2"): v for k, v in state.items()
-                   if not k.startswith("mask_head.3")}
-        model.load_state_dict(renamed, strict=False)
+        load_deepmask_weights(model, deepmask_weights)
     if freeze_trunk:
         for p in model.trunk.parameters():
             p.requires_grad_(False)
