@@ -76,3 +76,13 @@ def test_errors(tmp_path):
     (tmp_path / "notvideo.mp4").write_text("hello")
     with pytest.raises(EdgesegError, match="cannot open depth video"):
         RGBDSource(video, tmp_path / "notvideo.mp4", depth_scale=40.0)
+
+
+def test_runtime_modules_of_part_b_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import edgeseg.runtime.proposals, edgeseg.runtime.rgbd_source; "
+            "bad = [m for m in ('torch', 'edgeseg.train', 'edgeseg.export') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
