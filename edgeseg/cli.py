@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime or tensorrt")
     p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
-    p.add_argument("--kind", choices=["auto", "camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k"], default="auto",
+    p.add_argument("--kind", choices=["auto", "camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k", "rgbd"], default="auto",
                    help="data set layout (default: guessed from the folder)")
     p.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
     p.add_argument("--json", help="write the scores as JSON here")

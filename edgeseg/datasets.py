@@ -7,6 +7,8 @@ with one class index per pixel. Layouts:
   of the same name; 11 classes, label 11 is void.
 - Folder: ``ROOT/classes.txt`` (one class name per line, optional
   ``name R G B`` colour), ``ROOT/images/{split}/*`` and ``ROOT/masks/{split}/STEM.png``.
+- RGB-D: the folder layout plus ``ROOT/depth/{split}/STEM.png``, single-channel
+  16-bit PNG depth in millimetres (0 = no reading), the image's size.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class DatasetInfo:
 class SamplePaths:
     image: Path
     mask: Path
+    depth: Path | None = None
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -128,6 +131,40 @@ def folder_samples(root: str | Path, split: str, images_dir: str = "images", mas
     return _pair(root / images_dir / split, root / masks_dir / split)
 
 
+def rgbd_samples(root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks",
+                 depth_dir: str = "depth") -> list[SamplePaths]:
+    """Triples of ``ROOT/images/{split}``, ``ROOT/masks/{split}`` and ``ROOT/depth/{split}`` (STEM.png each)."""
+    pairs = folder_samples(root, split, images_dir, masks_dir)
+    folder = Path(root) / depth_dir / split
+    _require_dir(folder, "depth folder", f"expected {depth_dir}/{split}/STEM.png (16-bit PNG, millimetres) per image")
+    depths = {p.stem: p for p in folder.iterdir() if p.suffix.lower() == ".png"}
+    missing = [p.image.name for p in pairs if p.image.stem not in depths]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise EdgesegError(f"{len(missing)} image(s) have no depth map STEM.png in {folder}: {shown}")
+    return [SamplePaths(p.image, p.mask, depths[p.image.stem]) for p in pairs]
+
+
+def read_depth(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
+    """uint16 H x W depth in millimetres, checked to be single-channel 16-bit and the image's size."""
+    depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if depth is None:
+        raise EdgesegError(f"cannot read depth map {path}: missing, empty or not an image file")
+    if depth.ndim == 3:
+        raise EdgesegError(f"depth map {path} has {depth.shape[2]} channels; save depth as a single-channel 16-bit PNG")
+    if depth.dtype != np.uint16:
+        raise EdgesegError(
+            f"depth map {path} is {depth.dtype}, not 16-bit; save depth in millimetres as a 16-bit PNG "
+            "(cv2.imwrite(path, depth_mm.astype(np.uint16)))"
+        )
+    if depth.shape != tuple(image_shape[:2]):
+        raise EdgesegError(
+            f"depth map {path} is {depth.shape[1]}x{depth.shape[0]} but its image is "
+            f"{image_shape[1]}x{image_shape[0]}; register and resize depth to the colour image first"
+        )
+    return depth
+
+
 def read_image(path: Path) -> np.ndarray:
     """uint8 H x W x 3 BGR; raises naming the file if it cannot be decoded."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -197,7 +234,7 @@ def guess_kind(root: str | Path) -> str:
     if any((root / "images" / s).is_dir() and (root / "annotations" / s).is_dir() for s in ("training", "validation")):
         return "ade20k"
     if (root / "classes.txt").is_file():
-        return "folder"
+        return "rgbd" if (root / "depth").is_dir() else "folder"
     raise EdgesegError(
         f"cannot tell the layout of {root}: expected CamVid's split/ and splitannot/ folders, "
         "classes.txt with images/SPLIT/ and masks/SPLIT/, or the official layout of Cityscapes, "
@@ -205,7 +242,7 @@ def guess_kind(root: str | Path) -> str:
     )
 
 
-LAYOUTS = ("camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k")
+LAYOUTS = ("camvid", "folder", "rgbd", "cityscapes", "voc", "voc_aug", "ade20k")
 
 
 def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") -> DatasetInfo:
@@ -214,7 +251,7 @@ def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") 
 
     if kind == "camvid":
         return camvid_info()
-    if kind == "folder":
+    if kind in ("folder", "rgbd"):
         return read_classes_file(Path(root) / classes_file)
     if kind == "cityscapes":
         return public_datasets.cityscapes_info()
@@ -225,14 +262,17 @@ def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") 
     raise EdgesegError(f"unknown data set layout {kind!r}; choose one of {', '.join(LAYOUTS)}")
 
 
-def layout_samples(kind: str, root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks") -> list[SamplePaths]:
-    """Image/mask pairs of ``split`` for layout ``kind``."""
+def layout_samples(kind: str, root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks",
+                   depth_dir: str = "depth") -> list[SamplePaths]:
+    """Image/mask pairs (with depth for ``rgbd``) of ``split`` for layout ``kind``."""
     from . import public_datasets
 
     if kind == "camvid":
         return camvid_samples(root, split)
     if kind == "folder":
         return folder_samples(root, split, images_dir, masks_dir)
+    if kind == "rgbd":
+        return rgbd_samples(root, split, images_dir, masks_dir, depth_dir)
     if kind == "cityscapes":
         return public_datasets.cityscapes_samples(root, split)
     if kind in ("voc", "voc_aug"):

@@ -10,6 +10,13 @@ every stage can read an artifact without the config of an earlier stage:
 The model's float input is RGB, N x 3 x H x W, computed from 8-bit pixels as
 ``(pixel - mean) / std`` with ``mean`` and ``std`` in 0..255 units, RGB order.
 Deployed artifacts (ONNX, engines) take uint8 NHWC BGR and do this in the graph.
+
+RGB-D models (``input.channels == 4``, e.g. LSTM-CF) take one input, uint8
+N x H x W x 4: B, G, R and depth in 8 bits, ``depth_u8 = clip(round(mm /
+input.depth_scale), 0, 255)`` (0 = no reading; see
+:func:`edgeseg.preprocess.depth_to_u8`). The float input is N x 4 x H x W
+(R, G, B, D), normalised with 4-entry ``mean``/``std``. One 4-channel input
+rather than a second ``depth`` input keeps the one-array backend contract.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class InputSpec:
         height, width: input size in pixels (fixed at export).
         mean, std: per-channel normalisation, RGB order, 0..255 units.
         multiple: H and W must be multiples of this for the architecture.
+        channels: 3 (BGR) or 4 (BGR + 8-bit depth); ``mean``/``std`` have this many entries.
+        depth_scale: millimetres per step of the 8-bit depth channel (4 channels only).
     """
 
     height: int
@@ -40,6 +49,8 @@ class InputSpec:
     mean: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     std: list[float] = field(default_factory=lambda: [255.0, 255.0, 255.0])
     multiple: int = 1
+    channels: int = 3
+    depth_scale: float | None = None
 
 
 @dataclass
@@ -130,10 +141,15 @@ class ModelMetadata:
             value = getattr(spec, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 fail(f"input.{name} must be a positive integer, got {value!r}")
+        if spec.channels not in (3, 4):
+            fail(f"input.channels must be 3 (BGR) or 4 (BGR + depth), got {spec.channels!r}")
+        if spec.channels == 4 and not (isinstance(spec.depth_scale, (int, float)) and spec.depth_scale > 0):
+            fail("input.depth_scale (millimetres per depth step) must be a positive number for 4-channel input")
         for name in ("mean", "std"):
             value = getattr(spec, name)
-            if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value)):
-                fail(f"input.{name} must be three numbers")
+            if not (isinstance(value, list) and len(value) == spec.channels
+                    and all(isinstance(v, (int, float)) for v in value)):
+                fail(f"input.{name} must be {spec.channels} numbers")
         if any(v <= 0 for v in spec.std):
             fail("input.std must be positive")
         if self.precision not in PRECISIONS:

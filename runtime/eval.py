@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 
 from edgeseg.atomic import atomic_write_text
-from edgeseg.datasets import guess_kind, layout_info, layout_samples, read_image, read_mask
+from edgeseg.datasets import guess_kind, layout_info, layout_samples, read_depth, read_image, read_mask
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
+from edgeseg.preprocess import depth_to_u8
 
 from .backends import Backend, open_backend
 from .overlay import palette_lut, render_overlay, resize_labels
@@ -52,7 +53,7 @@ class EvalResult:
 
 
 def predict_image(backend: Backend, image: np.ndarray) -> np.ndarray:
-    """uint8 H x W labels for one uint8 H x W x 3 BGR image of any size."""
+    """uint8 H x W labels for one uint8 H x W x C image (BGR, or BGR + depth) of any size."""
     _, height, width, _ = backend.input_shape
     resized = image if image.shape[:2] == (height, width) else cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     labels = backend.infer(resized[None])[0]
@@ -79,10 +80,18 @@ def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: st
     cm = np.zeros((meta.num_classes, meta.num_classes), np.int64)
     predictions = [] if keep_predictions else None
     started = time.perf_counter()
+    rgbd = meta.input.channels == 4
+    if rgbd and kind != "rgbd":
+        raise EdgesegError(f"{meta.architecture} takes colour + depth, but {data} is a {kind!r} data set without depth; "
+                           "evaluate it on an RGB-D data set (images/, depth/, masks/, classes.txt)")
     for pair in samples:
         image = read_image(pair.image)
         mask = read_mask(pair.mask, image.shape, info)
-        labels = predict_image(backend, image)
+        if rgbd:  # B, G, R + 8-bit depth: the 4-channel input contract (edgeseg.metadata)
+            depth = depth_to_u8(read_depth(pair.depth, image.shape), meta.input.depth_scale)
+            labels = predict_image(backend, np.dstack([image, depth]))
+        else:
+            labels = predict_image(backend, image)
         cm += confusion_matrix(mask, labels, meta.num_classes, info.ignore_index)
         if predictions is not None:
             predictions.append(labels)

@@ -16,6 +16,9 @@ def run_train(args: argparse.Namespace) -> int:
     record = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
     if "val_miou" in record:
         print(f"epoch {record['epoch']}: val mIoU {100 * record['val_miou']:.2f} %")
+    if "val_mask_iou" in record:  # proposal models (DeepMask, SharpMask)
+        print(f"epoch {record['epoch']}: val mask IoU {100 * record['val_mask_iou']:.2f} %, "
+              f"score accuracy {100 * record['val_score_accuracy']:.2f} %")
     print(f"wrote {args.out}/best.pt, last.pt, metrics.jsonl")
     return 0
 

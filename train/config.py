@@ -27,15 +27,23 @@ class DataConfig:
     masks + classes file), ``cityscapes``, ``voc`` (``voc_aug`` with SBD) or
     ``ade20k`` in their official layouts. ``height``/``width`` is the evaluation and export
     size; ``mean``/``std`` are RGB in 0..255 units.
+
+    ``rgbd`` is ``folder`` plus ``ROOT/{depth_dir}/SPLIT/STEM.png`` 16-bit depth
+    in millimetres, fed to the model as a fourth 8-bit channel
+    ``round(mm / depth_scale)`` (0 = no reading); ``mean``/``std`` then have four
+    entries (R, G, B, depth). ``coco`` (proposal models only):
+    ``ROOT/images/SPLIT/`` and ``ROOT/annotations/SPLIT.json``.
     """
 
-    kind: Literal["camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k"] = "camvid"
+    kind: Literal["camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k", "rgbd", "coco"] = "camvid"
     root: str = "../shared/data/camvid"
     train_split: str = "train"
     val_split: str = "val"
     images_dir: str = "images"
     masks_dir: str = "masks"
     classes_file: str = "classes.txt"
+    depth_dir: str = "depth"
+    depth_scale: float = 40.0
     height: int = 360
     width: int = 480
     mean: list[float] = field(default_factory=lambda: [105.0, 108.0, 110.0])

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, Subset
 
 import edgeseg
@@ -35,6 +34,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.metadata import InputSpec, ModelMetadata
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
 
+from .aux_loss import segmentation_loss_sum
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
@@ -77,16 +77,33 @@ def _metadata(cfg: TrainConfig, info, extra: dict[str, Any]) -> ModelMetadata:
         raise EdgesegError(
             f"data.height x data.width = {data.height}x{data.width} must be multiples of {multiple} for {entry.name}"
         )
+    channels = _input_channels(cfg)
     return ModelMetadata(
         architecture=cfg.model.name,
         arch_args=dict(cfg.model.args),
         classes=list(info.classes),
         palette=[list(c) for c in info.palette],
         ignore_index=info.ignore_index,
-        input=InputSpec(height=data.height, width=data.width, mean=list(data.mean), std=list(data.std), multiple=multiple),
+        input=InputSpec(height=data.height, width=data.width, mean=list(data.mean), std=list(data.std), multiple=multiple,
+                        channels=channels, depth_scale=data.depth_scale if channels == 4 else None),
         tool_versions={"edgeseg": edgeseg.__version__, "torch": str(torch.__version__)},
         training=extra,
     )
+
+
+def _input_channels(cfg: TrainConfig) -> int:
+    """3, or 4 for ``rgbd`` data; raises if the architecture takes another count."""
+    entry = get_entry(cfg.model.name)
+    channels = 4 if cfg.data.kind == "rgbd" else 3
+    if entry.in_channels != channels:
+        raise EdgesegError(
+            f"{entry.name} takes {entry.in_channels}-channel input but data.kind {cfg.data.kind!r} gives {channels}; "
+            + ("use an RGB-D data set (data.kind = \"rgbd\")" if entry.in_channels == 4 else "use an RGB data set")
+        )
+    if len(cfg.data.mean) != channels or len(cfg.data.std) != channels:
+        raise EdgesegError(f"data.mean and data.std need {channels} entries for data.kind {cfg.data.kind!r} "
+                           "(R, G, B" + (", depth)" if channels == 4 else ")"))
+    return channels
 
 
 def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
@@ -114,6 +131,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     is the global batch, metrics are reduced over ranks, and only rank 0
     writes files (see :mod:`edgeseg.train.distributed`).
     """
+    try:
+        task = get_entry(cfg.model.name).task
+    except KeyError as exc:
+        raise EdgesegError(f"model.name: {exc.args[0]}") from None
+    if task == "proposals":  # DeepMask-style models: windows, mask + score loss; their own loop
+        from .proposals_trainer import train_proposals
+
+        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
+    _input_channels(cfg)
     out = Path(out_dir)
     last_path = out / "last.pt"
     if resume and not last_path.exists():
@@ -213,8 +239,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         for x, y in batches:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=use_amp):
-                logits = net(x)
-            local_sum, local_norm = weighted_ce_sum(logits.float(), y, loss_weight, info.ignore_index)
+                outputs = net(x)
+            aux_weight = getattr(model, "aux_loss_weight", 0.4)
+            local_sum, local_norm = segmentation_loss_sum(outputs, y, loss_weight, info.ignore_index, aux_weight)
             # Normalise by the weight of the whole global batch, so the gradient equals
             # a single process's on that batch (DDP averages over ranks, hence * world).
             global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
@@ -261,22 +288,6 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         writer.close()
     shutdown(ctx)
     return record
-
-
-def weighted_ce_sum(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
-                    ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of class-weighted cross-entropy over valid pixels, and the sum of their weights.
-
-    ``sum / norm`` is ``F.cross_entropy(..., weight, ignore_index)`` with mean
-    reduction; keeping the two apart lets ranks share one normaliser.
-    """
-    per_pixel = F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index, reduction="none")
-    valid = target != ignore_index
-    if weight is None:
-        norm = valid.sum().to(per_pixel.dtype)
-    else:
-        norm = (weight[target.clamp(0, weight.numel() - 1)] * valid).sum()
-    return per_pixel.sum(), norm.detach()
 
 
 def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, scheduler, record: dict[str, Any],

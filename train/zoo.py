@@ -50,6 +50,8 @@ def model_cost(name: str, num_classes: int = 11, height: int = REFERENCE_HEIGHT,
     h, w = input_size_for(name, height, width)
     with torch.device("meta"):
         model = build_model(name, num_classes, **kwargs).eval()
+        if entry.task == "proposals":  # DeepMask-style models take one square window per item
+            h = w = int(model.window)
         x = torch.empty(1, entry.in_channels, h, w)
     params = sum(p.numel() for p in model.parameters())
     counter = FlopCounterMode(display=False)

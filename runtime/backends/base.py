@@ -27,16 +27,17 @@ class Backend(ABC):
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
-        """(N, H, W, 3): the uint8 BGR batch ``infer`` takes."""
+        """(N, H, W, C): the uint8 BGR (C = 3) or BGR + depth (C = 4, RGB-D models) batch ``infer`` takes."""
         spec = self.metadata.input
-        return (self.batch_size, spec.height, spec.width, 3)
+        return (self.batch_size, spec.height, spec.width, spec.channels)
 
     def check_input(self, images: np.ndarray) -> None:
         """Raise naming the expected shape and dtype if ``images`` does not fit."""
-        _, height, width, _ = self.input_shape
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (height, width, 3):
+        _, height, width, channels = self.input_shape
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (height, width, channels):
+            what = "BGR" if channels == 3 else "BGR + depth"
             raise EdgesegError(
-                f"{self.name} backend expects uint8 N x {height} x {width} x 3 BGR images, "
+                f"{self.name} backend expects uint8 N x {height} x {width} x {channels} {what} images, "
                 f"got {images.dtype} {tuple(images.shape)}; resize frames to the model input first"
             )
 

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from edgeseg.errors import require
-from edgeseg.preprocess import normalize_bgr
+from edgeseg.preprocess import normalize_image
 
 from .base import Backend
 
@@ -38,7 +38,7 @@ class TorchBackend(Backend):
     def logits(self, images: np.ndarray) -> np.ndarray:
         """float32 N x C x H x W logits for uint8 N x H x W x 3 BGR images."""
         spec = self.metadata.input
-        x = self.torch.from_numpy(normalize_bgr(images, spec.mean, spec.std)).to(self.device)
+        x = self.torch.from_numpy(normalize_image(images, spec.mean, spec.std)).to(self.device)
         with self.torch.no_grad():
             return self.model(x).float().cpu().numpy()
 

@@ -65,3 +65,14 @@ def test_resume_with_a_different_number_of_processes(tmp_path):
     train(load_config(CONFIG, TrainConfig, overrides), run, progress=False, resume=True)
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["world_size"] for r in lines] == [2, 1] and load_checkpoint(run / "last.pt")["global_step"] == 4
+
+
+def test_sampler_never_forms_a_last_batch_of_one():
+    from edgeseg.train.distributed import DistContext, GlobalBatchSampler
+
+    batches = list(GlobalBatchSampler(9, 4, DistContext(), seed=0))
+    assert [len(b) for b in batches] == [4, 4]  # the ninth image waits for the next epoch's order
+    assert [len(b) for b in GlobalBatchSampler(10, 4, DistContext(), seed=0)] == [4, 4, 2]
+    assert [len(b) for b in GlobalBatchSampler(3, 1, DistContext(), seed=0)] == [1, 1, 1]  # asked for
+    ranks = [list(GlobalBatchSampler(8, 4, DistContext(r, 2), seed=3)) for r in range(2)]
+    assert sorted(sum(ranks[0] + ranks[1], [])) == list(range(8))

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from edgeseg.datasets import DatasetInfo, SamplePaths, layout_info, layout_samples, read_image, read_mask
+from edgeseg.datasets import DatasetInfo, SamplePaths, layout_info, layout_samples, read_depth, read_image, read_mask
 from edgeseg.errors import EdgesegError
-from edgeseg.preprocess import normalize_bgr
+from edgeseg.preprocess import depth_to_u8, normalize_image
 
 from ..config import AugmentConfig, DataConfig
 from .transforms import augment
@@ -25,7 +25,7 @@ from .transforms import augment
 
 @dataclass
 class LoadedSplit:
-    """Decoded images (uint8 H x W x 3 BGR) and masks (uint8 H x W) of one split."""
+    """Decoded images (uint8 H x W x 3 BGR, or H x W x 4 BGR + 8-bit depth for ``rgbd``) and masks (uint8 H x W)."""
 
     images: list[np.ndarray]
     masks: list[np.ndarray]
@@ -37,7 +37,7 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
 
 
 def split_paths(cfg: DataConfig, split: str) -> list[SamplePaths]:
-    return layout_samples(cfg.kind, cfg.root, split, cfg.images_dir, cfg.masks_dir)
+    return layout_samples(cfg.kind, cfg.root, split, cfg.images_dir, cfg.masks_dir, cfg.depth_dir)
 
 
 def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0) -> LoadedSplit:
@@ -48,13 +48,16 @@ def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0) -
     images, masks = [], []
     for pair in paths:
         image = read_image(pair.image)
+        if pair.depth is not None:
+            depth = depth_to_u8(read_depth(pair.depth, image.shape), cfg.depth_scale)
+            image = np.dstack([image, depth])
         images.append(image)
         masks.append(read_mask(pair.mask, image.shape, info))
     return LoadedSplit(images, masks, paths)
 
 
 class TrainDataset(Dataset):
-    """Augmented training samples: (float32 3 x h x w normalised RGB, int64 h x w)."""
+    """Augmented training samples: (float32 C x h x w normalised RGB(D), int64 h x w)."""
 
     def __init__(self, split: LoadedSplit, cfg: AugmentConfig, data: DataConfig, ignore_index: int, seed: int):
         self.split, self.cfg, self.data = split, cfg, data
@@ -69,7 +72,7 @@ class TrainDataset(Dataset):
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         image, mask = augment(self.split.images[index], self.split.masks[index], rng, self.cfg, self.ignore_index)
-        x = normalize_bgr(image, self.data.mean, self.data.std)
+        x = normalize_image(image, self.data.mean, self.data.std)
         return torch.from_numpy(x), torch.from_numpy(mask.astype(np.int64))
 
 
@@ -84,7 +87,7 @@ class EvalDataset(Dataset):
             if image.shape[:2] != (data.height, data.width):
                 image = cv2.resize(image, (data.width, data.height), interpolation=cv2.INTER_LINEAR)
                 mask = cv2.resize(mask, (data.width, data.height), interpolation=cv2.INTER_NEAREST)
-            self.items.append((normalize_bgr(image, data.mean, data.std), mask.astype(np.int64)))
+            self.items.append((normalize_image(image, data.mean, data.std), mask.astype(np.int64)))
 
     def __len__(self) -> int:
         return len(self.items)

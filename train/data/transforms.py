@@ -1,6 +1,7 @@
 """Training augmentation on numpy arrays, identical geometry for image and mask.
 
-All functions take ``image`` uint8 H x W x 3 BGR and ``mask`` uint8 H x W and
+All functions take ``image`` uint8 H x W x 3 BGR (or x 4: BGR + depth, whose
+depth channel gets the geometric transforms only) and ``mask`` uint8 H x W and
 a ``numpy.random.Generator``, so a sample's augmentation is reproducible from
 its seed whatever process draws it.
 """
@@ -61,5 +62,9 @@ def augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, cfg: 
     image, mask = random_crop(image, mask, rng, cfg.crop_height, cfg.crop_width, ignore_index)
     if cfg.hflip and rng.random() < 0.5:
         image, mask = image[:, ::-1], mask[:, ::-1]
-    image = color_jitter(np.ascontiguousarray(image), rng, cfg)
+    image = np.ascontiguousarray(image)
+    if image.shape[2] == 4:  # BGR + depth: jitter the colour only
+        image = np.dstack([color_jitter(np.ascontiguousarray(image[..., :3]), rng, cfg), image[..., 3]])
+    else:
+        image = color_jitter(image, rng, cfg)
     return image, np.ascontiguousarray(mask)
