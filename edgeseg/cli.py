@@ -46,6 +46,18 @@ def _models(args: argparse.Namespace) -> int:
     return run_models(args)
 
 
+def _run(args: argparse.Namespace) -> int:
+    from edgeseg.runtime.run import run_video
+
+    return run_video(args)
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.runtime.run_args import add_run_arguments
+
+    add_run_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeseg",
@@ -87,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact")
 
     add("models", _models, "list the architectures of the model zoo")
+
+    p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
+    _add_run_arguments(p)
     return parser
 
 
