@@ -138,7 +138,10 @@ class ImageFolderSink(Sink):
         self.folder = Path(folder)
         self.uri = str(folder)
         self.pattern = pattern
-        suffix = Path(pattern % 0).suffix.lower()
+        try:
+            suffix = Path(pattern % 0).suffix.lower()
+        except (TypeError, ValueError):
+            raise EdgesegError(f"image sink pattern {pattern!r} needs exactly one integer field, e.g. %05d.png") from None
         if suffix not in IMAGE_SUFFIXES:
             raise EdgesegError(f"image sink {folder}/{pattern}: unknown image type {suffix or '(none)'}; use one of {', '.join(IMAGE_SUFFIXES)}")
         if self.folder.exists() and not self.folder.is_dir():
@@ -260,6 +263,8 @@ def open_sink(uri: str, *, fps: float | None = None) -> Sink:
     if scheme and scheme != "file":
         raise EdgesegError(f"unknown sink scheme {scheme}:// in {uri}; known: {', '.join(s + '://' for s in SINK_SCHEMES)}, a path, or null")
     target = uri[len("file://"):] if scheme == "file" else uri
+    if target.endswith(("/", os.sep)):
+        return ImageFolderSink(target)
     if _is_video_path(target):
         return VideoFileSink(target, fps or 30.0)
     if "%" in Path(target).name:

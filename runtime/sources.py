@@ -299,14 +299,24 @@ def open_network_stream(uri: str) -> Source:
     hint = "check the address, that the server is up and reachable, and any user:password in the URI"
     if uri.startswith(("rtsp://", "rtsps://")) and gstreamer_available():
         return CaptureSource(uri, rtsp_pipeline(uri), cv2.CAP_GSTREAMER, live=True, what="stream", hint=hint, fps=30.0)
-    # FFmpeg reads this variable when a capture opens: TCP (no lost UDP packets
-    # smearing frames), no input buffering, low-delay decoding.
-    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay")
-    return CaptureSource(
-        uri, uri, cv2.CAP_FFMPEG, live=True, what="stream", hint=hint, fps=30.0,
-        params=[cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS],
-        settings={cv2.CAP_PROP_BUFFERSIZE: 1.0},
-    )
+    # OpenCV's FFmpeg backend reads this variable when a capture opens: TCP (no
+    # lost UDP packets smearing frames), no input buffering, low-delay decoding.
+    # Set only around this open: low_delay makes FFmpeg drop frames of ordinary
+    # video files opened later in the same process.
+    key = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+    previous = os.environ.get(key)
+    os.environ[key] = previous or "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay"
+    try:
+        return CaptureSource(
+            uri, uri, cv2.CAP_FFMPEG, live=True, what="stream", hint=hint, fps=30.0,
+            params=[cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS],
+            settings={cv2.CAP_PROP_BUFFERSIZE: 1.0},
+        )
+    finally:
+        if previous is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = previous
 
 
 def open_path(uri: str, target: str, *, live: bool) -> Source:
