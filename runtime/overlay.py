@@ -19,8 +19,10 @@ def palette_lut(palette_rgb: list[list[int]]) -> np.ndarray:
 
 
 def colorize(labels: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """uint8 H x W labels -> uint8 H x W x 3 BGR colours."""
-    return lut[labels]
+    """uint8 H x W labels -> uint8 H x W x 3 BGR colours (``lut[labels]``)."""
+    # cv2.LUT is about twice as fast as numpy's fancy indexing here, which matters once a frame.
+    labels = np.ascontiguousarray(labels, dtype=np.uint8)
+    return cv2.LUT(cv2.merge((labels, labels, labels)), lut.reshape(256, 1, 3))
 
 
 def blend(frame: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
