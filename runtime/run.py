@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from edgeseg.atomic import atomic_write_text
@@ -47,6 +48,9 @@ def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
     if args.max_frames < 0:
         raise EdgesegError(f"--max-frames {args.max_frames} must be >= 0 (0: all frames)")
+    if args.stats and not Path(args.stats).resolve().parent.is_dir():
+        # Checked now, not after a long run whose summary would then be lost.
+        raise EdgesegError(f"--stats {args.stats}: folder {Path(args.stats).resolve().parent} does not exist; create it first")
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata

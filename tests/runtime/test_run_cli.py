@@ -177,3 +177,5 @@ def test_bad_options(camvid_onnx, sample_video, tmp_path, capsys):
     assert "--alpha 1.5 is outside 0..1" in capsys.readouterr().err
     assert main([*base, "--max-frames", "-1"]) == 2
     assert "--max-frames -1 must be >= 0" in capsys.readouterr().err
+    assert main([*base, "--stats", str(tmp_path / "no" / "stats.json")]) == 2
+    assert f"folder {tmp_path / 'no'} does not exist" in capsys.readouterr().err
