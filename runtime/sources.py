@@ -40,6 +40,9 @@ from edgeseg.errors import EdgesegError
 
 log = logging.getLogger("edgeseg.sources")
 
+# Containers whose header states the frame count exactly; for others (.mkv, .ts, ...)
+# OpenCV may estimate it from duration x rate, so a shortfall is not proof of damage.
+EXACT_COUNT_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 SOURCE_SCHEMES = ("file", "v4l2", "csi", "rtsp", "rtsps", "http", "https", "gst", "synthetic")
 OPEN_TIMEOUT_MS = 5000
@@ -110,7 +113,7 @@ class CaptureSource(Source):
 
     def __init__(self, uri: str, target: str | int, api: int, *, live: bool, what: str, hint: str,
                  params: list[int] | None = None, fps: float | None = None, pace: bool = False,
-                 settings: dict[int, float] | None = None):
+                 settings: dict[int, float] | None = None, exact_count: bool = True):
         """Open ``target`` with OpenCV backend ``api``.
 
         Args:
@@ -124,6 +127,7 @@ class CaptureSource(Source):
             fps: nominal rate to report when the stream does not say.
             pace: deliver frames no faster than ``fps`` (a file played as if live).
             settings: ``cap.set`` properties applied after opening (camera size, rate, buffer).
+            exact_count: the reported frame count is exact, so ending short of it is an error.
         """
         _quiet_opencv()
         self.uri = uri
@@ -141,6 +145,7 @@ class CaptureSource(Source):
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if (not live or pace) and count > 0 else None
         self.frames_read = 0
+        self.exact_count = exact_count
         self._pace = 1.0 / self.fps if pace and self.fps else 0.0
         self._next_due = 0.0
 
@@ -162,7 +167,9 @@ class CaptureSource(Source):
 
     def _ended(self) -> None:
         if self.frame_count is not None:
-            if self.frames_read < self.frame_count:
+            if self.frames_read < self.frame_count and not self.exact_count:
+                log.warning("%s: decoded %d frames; the container estimated %d", self.uri, self.frames_read, self.frame_count)
+            elif self.frames_read < self.frame_count:
                 raise SourceError(
                     f"{self.what} {self.uri} ended after {self.frames_read} of its {self.frame_count} frames: "
                     "the file is truncated or damaged"
@@ -341,6 +348,7 @@ def open_path(uri: str, target: str, *, live: bool) -> Source:
         raise EdgesegError(f"video file {path} is empty (0 bytes)")
     source = CaptureSource(
         uri, str(path), cv2.CAP_FFMPEG, live=live, pace=live, what="video file", fps=30.0,
+        exact_count=suffix in EXACT_COUNT_SUFFIXES,
         hint="the file is damaged or not a video OpenCV's FFmpeg can decode "
         f"(known video types: {', '.join(VIDEO_SUFFIXES)})",
     )
