@@ -9,7 +9,10 @@ onnxruntime threads, it measures:
   overlay video (decode, inference, overlay, encode in three threads);
 - sequential: a plain loop doing read, infer, overlay, write one after another.
 
-and reports ``pipeline FPS / backend FPS`` and ``sequential FPS / backend FPS``.
+and reports ``pipeline FPS / backend FPS`` and ``sequential FPS / backend FPS``,
+plus the share of the pipeline's run its inference thread was busy (near
+1.0: the backend never waited for a frame). On a machine shared with other
+work the FPS ratios swing with the load; the busy share swings much less.
 Each round measures backend, pipeline, sequential, backend again; a round's
 ratios divide by the mean of its two backend runs, and the reported ratios
 are the medians over ``--rounds`` rounds, so a background load that comes
@@ -103,9 +106,13 @@ def backend_fps(backend, frames: list[np.ndarray]) -> float:
 
 
 def pipeline_fps(backend, renderer, video: Path, out: Path) -> tuple[float, dict]:
+    """End-to-end FPS, and the summary with ``inference_busy``: the share of the run the
+    inference thread spent preprocessing and inferring (1.0: the backend never waited for frames)."""
     pipeline = Pipeline(open_source(str(video)), backend, [open_sink(str(out), fps=10.0)], renderer)
     summary = pipeline.run()
     assert summary["error"] is None and summary["dropped"] == 0, summary
+    busy = sum(t.preprocess + t.infer for t in pipeline.stats.finished)
+    summary["inference_busy"] = busy / summary["seconds"]
     return summary["fps"], summary
 
 
@@ -150,10 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             backend_fps(backend, frames[:5])  # warm-up: first runs allocate
             rounds: dict[str, list[float]] = {"backend": [], "pipeline": [], "sequential": []}
             ratios: dict[str, list[float]] = {"pipeline": [], "sequential": []}
+            busy: list[float] = []
             for index in range(args.rounds):
                 before = backend_fps(backend, frames)
                 fps, summary = pipeline_fps(backend, renderer, video, Path(tmp) / "pipeline.mp4")
                 rounds["pipeline"].append(fps)
+                busy.append(summary["inference_busy"])
                 rounds["sequential"].append(sequential_fps(backend, renderer, video, Path(tmp) / "sequential.mp4"))
                 after = backend_fps(backend, frames)
                 rounds["backend"].append((before + after) / 2)
@@ -161,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                     ratios[name].append(rounds[name][-1] / rounds["backend"][-1])
                 print(f"round {index + 1}: " + ", ".join(f"{k} {v[-1]:.1f} FPS" for k, v in rounds.items())
                       + f" (backend {before:.1f} before, {after:.1f} after); ratios pipeline "
-                      f"{ratios['pipeline'][-1]:.3f}, sequential {ratios['sequential'][-1]:.3f}", flush=True)
+                      f"{ratios['pipeline'][-1]:.3f}, sequential {ratios['sequential'][-1]:.3f}; "
+                      f"pipeline inference thread busy {busy[-1]:.3f}", flush=True)
     median = {k: statistics.median(v) for k, v in rounds.items()}
     result = {
         "model": str(args.onnx or CHECKPOINT), "video": str(video), "frames": len(frames), "input": [height, width],
@@ -169,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios_per_round": ratios,
         "pipeline_over_backend": statistics.median(ratios["pipeline"]),
         "sequential_over_backend": statistics.median(ratios["sequential"]),
+        "pipeline_inference_busy": busy,
         "pipeline_stage_ms_last_round": summary["stage_ms"],
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                     "onnxruntime": __import__("onnxruntime").__version__, "opencv": cv2.__version__},
@@ -176,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backend alone {median['backend']:.1f} FPS, pipeline {median['pipeline']:.1f} FPS "
           f"(ratio {result['pipeline_over_backend']:.3f}), sequential loop {median['sequential']:.1f} FPS "
           f"(ratio {result['sequential_over_backend']:.3f}); median of {args.rounds} rounds, {len(frames)} frames, "
-          f"{args.threads} thread(s)")
+          f"{args.threads} thread(s); pipeline inference thread busy {statistics.median(busy):.3f} of the run")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
