@@ -263,21 +263,21 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def handler(signum: int, _frame) -> None:
         log.warning("%s: stopping; the output is being finalised (send again to abort)", signal.Signals(signum).name)
         pipeline.stop(f"stopped by {signal.Signals(signum).name}")
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handler)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        previous[number] = signal.signal(number, handler)
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 __all__ = ["Frame", "Pipeline", "stop_on_signals"]

@@ -101,7 +101,7 @@ class VideoFileSink(Sink):
     def write(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]
         if self._writer is None:
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (width, height))
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter.fourcc(*self.fourcc), self.fps, (width, height))
             if not self._writer.isOpened():
                 raise EdgesegError(f"OpenCV cannot write {self.fourcc} video to {self.path}; try another type (.avi)")
             self._size = (width, height)

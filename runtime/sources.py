@@ -139,7 +139,7 @@ class CaptureSource(Source):
             raise EdgesegError(f"cannot open {what} {uri}: {hint}")
         for prop, value in (settings or {}).items():
             cap.set(prop, value)
-        self.cap = cap
+        self.cap: cv2.VideoCapture | None = cap
         reported = cap.get(cv2.CAP_PROP_FPS)
         self.fps = reported if 0 < reported < 1000 else fps
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -155,9 +155,12 @@ class CaptureSource(Source):
             if self._next_due > now:
                 time.sleep(self._next_due - now)
             self._next_due = max(now, self._next_due) + self._pace
+        if self.cap is None:
+            raise SourceError(f"{self.what} {self.uri} was closed")
         ok, frame = self.cap.read()
         if not ok or frame is None:
-            return self._ended()
+            self._ended()
+            return None
         self.frames_read += 1
         if frame.ndim == 2:  # some cameras deliver grey frames
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
@@ -166,6 +169,7 @@ class CaptureSource(Source):
         return frame
 
     def _ended(self) -> None:
+        """At a failed read: return quietly at a real end of stream, else raise :class:`SourceError`."""
         if self.frame_count is not None:
             if self.frames_read < self.frame_count and not self.exact_count:
                 log.warning("%s: decoded %d frames; the container estimated %d", self.uri, self.frames_read, self.frame_count)
@@ -174,18 +178,17 @@ class CaptureSource(Source):
                     f"{self.what} {self.uri} ended after {self.frames_read} of its {self.frame_count} frames: "
                     "the file is truncated or damaged"
                 )
-            return None
+            return
         if self.live:
             raise SourceError(
                 f"{self.what} {self.uri} stopped delivering frames after {self.frames_read} "
                 "(unplugged, network lost, or the stream ended)"
             )
-        return None
 
     def close(self) -> None:
-        if getattr(self, "cap", None) is not None:
-            self.cap.release()
-            self.cap = None
+        cap, self.cap = getattr(self, "cap", None), None
+        if cap is not None:
+            cap.release()
 
 
 class ImageSource(Source):
@@ -222,7 +225,7 @@ class SyntheticSource(Source):
             raise EdgesegError(f"{uri}: width, height and fps must be positive and frames >= 0")
         self.uri = uri
         self.live = True
-        self.fps = fps
+        self.fps = self.rate = fps
         self.width, self.height, self.frames = width, height, frames
         self.frame_count = None
         self._index = 0
@@ -236,7 +239,7 @@ class SyntheticSource(Source):
         now = time.perf_counter()
         if self._t0 is None:
             self._t0 = now
-        due = self._t0 + self._index / self.fps
+        due = self._t0 + self._index / self.rate
         if due > now:
             time.sleep(due - now)
         shift = (self._index * 8) % self.width

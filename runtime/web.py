@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,11 +123,7 @@ class WebViewer:
     def start(self) -> None:
         """Bind and serve in a background thread."""
         handler = _make_handler(self)
-        server_class = ThreadingHTTPServer
-        if ":" in self.host:
-            import socket
-
-            server_class = type("ThreadingHTTPServer6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+        server_class = _ThreadingHTTPServer6 if ":" in self.host else ThreadingHTTPServer
         try:
             self._server = server_class((self.host, self.port), handler)
         except OSError as exc:
@@ -186,6 +183,10 @@ class WebViewer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 def _make_handler(viewer: WebViewer) -> type[BaseHTTPRequestHandler]:
