@@ -27,6 +27,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import sys
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -275,6 +276,8 @@ def _camera_settings(opts: dict[str, float]) -> dict[int, float]:
 
 def open_camera(uri: str, device: str | int, opts: dict[str, float]) -> Source:
     """A V4L2 camera by device path (``/dev/video0``) or index."""
+    if isinstance(device, int) and sys.platform.startswith("linux") and not Path(f"/dev/video{device}").exists():
+        device = f"/dev/video{device}"  # V4L2 numbers cameras like their device nodes: name the missing one
     if isinstance(device, str) and not Path(device).exists():
         present = sorted(glob.glob("/dev/video*"))
         raise EdgesegError(

@@ -67,7 +67,7 @@ def test_unreadable_image_in_a_folder_is_a_source_error(tmp_path):
     ("", "empty --source"),
     ("v4l2:///dev/video97", "cannot open camera v4l2:///dev/video97: /dev/video97 does not exist"),
     ("/dev/video97", "/dev/video97 does not exist"),
-    ("97", "cannot open camera 97: the device exists but OpenCV could not start it"),
+    ("97", "cannot open camera 97: /dev/video97 does not exist"),
     ("v4l2:///dev/video0?zoom=2", "unknown option 'zoom'"),
     ("synthetic://?fps=abc", "option fps='abc' is not a number"),
     ("rtsp://127.0.0.1:9/stream", "cannot open stream rtsp://127.0.0.1:9/stream: check the address"),
