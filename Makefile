@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_CONSTRAINTS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,constraints-cpu.txt)
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck clean
+.PHONY: install demo test test-slow typecheck clean browser
 
 $(STAMP): pyproject.toml constraints-cpu.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP) typecheck
+# The web viewer's test drives a real headless Chromium (Debian's packages; never a downloaded browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "installing chromium and chromium-driver (apt)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	fi
+
+test: $(STAMP) browser typecheck
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

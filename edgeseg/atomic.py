@@ -27,18 +27,21 @@ def _check_parent(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, make_parents: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, make_parents: bool = False, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary path; on success rename it to ``path``, else delete it.
 
     Args:
         path: the final file name.
         make_parents: create missing parent folders first.
+        keep_suffix: end the temporary name with ``path``'s suffix, for writers
+            that pick the format from it (OpenCV's VideoWriter and imwrite).
     """
     final = Path(path)
     if make_parents:
         final.parent.mkdir(parents=True, exist_ok=True)
     _check_parent(final)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{final.suffix}" if keep_suffix else ".tmp",
+                                    dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600; give the file the permissions a plain open() would.

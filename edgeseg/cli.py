@@ -64,6 +64,18 @@ def _targets(args: argparse.Namespace) -> int:
     return run_targets(args)
 
 
+def _run(args: argparse.Namespace) -> int:
+    from edgeseg.runtime.run import run_video
+
+    return run_video(args)
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from edgeseg.runtime.run_args import add_run_arguments
+
+    add_run_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeseg",
@@ -136,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("targets", _targets, "list the build targets (engines/targets/*.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per target with its description and file")
+
+
+    p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
+    _add_run_arguments(p)
     return parser
 
 

@@ -47,6 +47,8 @@ def open_session(path: str | os.PathLike, providers: list[str] | None = None, th
             f"onnxruntime here has no {', '.join(missing)} (available: {', '.join(available)}); "
             "install onnxruntime-gpu for CUDA/TensorRT providers, or use --providers cpu"
         )
+    if "CPUExecutionProvider" not in wanted:
+        wanted.append("CPUExecutionProvider")  # for the nodes a GPU provider does not take
     options = ort.SessionOptions()
     if threads > 0:
         options.intra_op_num_threads = threads
@@ -90,9 +92,31 @@ class OrtBackend(Backend):
                 f"{path}: input is {shape[1]}x{shape[2]} but the metadata says {spec.height}x{spec.width}; "
                 "the file was altered after export: re-export it"
             )
+        self._check_outputs()
         self.batch_size = shape[0] if isinstance(shape[0], int) else 1
         self.dynamic_batch = not isinstance(shape[0], int)
         self.providers = self.session.get_providers()
+
+    def _check_outputs(self) -> None:
+        """``labels`` must be uint8 N x H x W at the metadata's size; class-score outputs must have one channel per class."""
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        spec = self.metadata.input
+        if "labels" not in outputs:
+            raise EdgesegError(f"{self.path}: no output named 'labels' (outputs: {list(outputs)}); not an edgeseg ONNX")
+        labels = outputs["labels"]
+        fixed = [d for d in labels.shape[1:] if isinstance(d, int)]
+        if len(labels.shape) != 3 or (len(fixed) == 2 and fixed != [spec.height, spec.width]):
+            raise EdgesegError(
+                f"{self.path}: output 'labels' is {labels.shape} but the metadata says N x {spec.height} x {spec.width}; "
+                "the file was altered after export: re-export it"
+            )
+        for name in ("logits", "scores"):
+            shape = outputs[name].shape if name in outputs else None
+            if shape and len(shape) == 4 and isinstance(shape[1], int) and shape[1] != self.metadata.num_classes:
+                raise EdgesegError(
+                    f"{self.path}: output '{name}' has {shape[1]} classes but the metadata lists "
+                    f"{self.metadata.num_classes}; re-export the model with its own metadata"
+                )
 
     def infer(self, images: np.ndarray) -> np.ndarray:
         if self.dynamic_batch:

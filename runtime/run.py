@@ -1,0 +1,84 @@
+"""``edgeseg run``: segment a video source into one or more sinks.
+
+Opens the backend first, then the source, then the sinks (so a bad source
+never leaves an output file behind), runs the :class:`~.pipeline.Pipeline`
+with Ctrl-C / SIGTERM stopping it cleanly, prints the summary and writes it
+as JSON with ``--stats``.
+
+Exit codes: 0 when the run ended normally (end of stream, ``--max-frames``,
+a signal, the window closed); 2 with a message when the source, the model or
+a sink failed, after the output written so far has been finalised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgeseg.atomic import atomic_write_text
+from edgeseg.errors import EdgesegError
+
+from .backends import open_backend
+from .overlay import OverlayRenderer
+from .pipeline import Pipeline, stop_on_signals
+from .run_stats import format_summary
+from .sinks import Sink, open_sink
+from .sources import open_source
+
+log = logging.getLogger("edgeseg.run")
+
+
+def _open_sinks(uris: list[str], fps: float | None) -> list[Sink]:
+    sinks: list[Sink] = []
+    try:
+        for uri in uris:
+            sinks.append(open_sink(uri, fps=fps))
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    return sinks
+
+
+def run_video(args: argparse.Namespace) -> int:
+    """Handler of ``edgeseg run``."""
+    if args.max_frames < 0:
+        raise EdgesegError(f"--max-frames {args.max_frames} must be >= 0 (0: all frames)")
+    if args.stats and not Path(args.stats).resolve().parent.is_dir():
+        # Checked now, not after a long run whose summary would then be lost.
+        raise EdgesegError(f"--stats {args.stats}: folder {Path(args.stats).resolve().parent} does not exist; create it first")
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
+        meta = backend.metadata
+        renderer = OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend)
+        source = open_source(args.source, live=args.live)
+        try:
+            sinks = _open_sinks(args.sink, source.fps)
+        except BaseException:
+            source.close()
+            raise
+        log.info("%s (%s, input %dx%d, %d classes) on %s (%s%s) -> %s", args.artifact, backend.name,
+                 meta.input.width, meta.input.height, meta.num_classes, args.source,
+                 "live" if source.live else "every frame",
+                 f", {source.frame_count} frames" if source.frame_count else "", ", ".join(s.uri for s in sinks))
+        pipeline = Pipeline(source, backend, sinks, renderer, max_frames=args.max_frames)
+        with stop_on_signals(pipeline):
+            summary = pipeline.run()
+    report: dict[str, Any] = {"artifact": str(args.artifact), "backend": backend.name, "source": args.source,
+                              "sinks": args.sink, **summary}
+    print(format_summary(summary), file=sys.stderr)
+    for written in summary["written"]:
+        print(f"wrote {written}", file=sys.stderr)
+    if args.stats:
+        atomic_write_text(args.stats, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.stats}", file=sys.stderr)
+    if pipeline.error is not None:
+        if not isinstance(pipeline.error, EdgesegError):
+            raise pipeline.error  # a bug, not a user's problem: keep the traceback
+        kept = f"; kept what was written: {', '.join(summary['written'])}" if summary["written"] else ""
+        raise EdgesegError(f"{pipeline.error}{kept}")
+    return 0

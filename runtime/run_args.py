@@ -1,0 +1,27 @@
+"""The ``edgeseg run`` options, importable without OpenCV or any backend (for ``edgeseg --help``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``edgeseg run`` options (kept here so the CLI module stays small)."""
+    p.add_argument("artifact", help="model: ONNX .onnx (onnxruntime), checkpoint .pt (torch), engine (TensorRT)")
+    p.add_argument("--source", required=True, metavar="SRC",
+                   help="video/image/folder/glob path or file://, v4l2:///dev/video0 or a camera index, csi://0, "
+                        "rtsp://..., gst:PIPELINE, synthetic://?fps=30")
+    p.add_argument("--sink", required=True, action="append", metavar="SINK",
+                   help="out.mp4 / out.avi, an image folder, display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
+    p.add_argument("--live", action="store_true",
+                   help="treat a file as a live camera: play it at its frame rate and drop frames the model cannot keep up with")
+    p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after reading N frames (0: all)")
+    p.add_argument("--stats", metavar="FILE.json", help="write the run's summary (frames, dropped, fps, latency_ms, ...) here")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the class colours over the frame, 0..1 (default 0.5)")
+    p.add_argument("--overlay", choices=("blend", "none"), default="blend",
+                   help="blend: colours over the frame with FPS text; none: the colourised label map alone")
+    p.add_argument("--legend", action="store_true", help="draw the names of the classes in view")
+    p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, torch (default: auto)")
+    p.add_argument("--providers", default="cpu",
+                   help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, tensorrt (default: cpu)")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: onnxruntime's default)")

@@ -1,0 +1,198 @@
+"""The web viewer: its HTTP surface, then the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import tempfile
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from edgeseg.errors import EdgesegError
+from edgeseg.runtime.backends import open_backend
+from edgeseg.runtime.overlay import OverlayRenderer
+from edgeseg.runtime.pipeline import Pipeline
+from edgeseg.runtime.sinks import WebSink, open_sink
+from edgeseg.runtime.sources import SyntheticSource
+from edgeseg.runtime.web import WebViewer
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def get(viewer: WebViewer, path: str) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", viewer.port, timeout=10)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    status, headers, body = response.status, dict(response.getheaders()), response.read()
+    conn.close()
+    return status, headers, body
+
+
+@pytest.fixture
+def viewer():
+    viewer = WebViewer("127.0.0.1", 0)
+    viewer.start()
+    yield viewer
+    viewer.close()
+
+
+def test_routes_page_stats_and_frames(viewer):
+    status, headers, body = get(viewer, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b'id="fps"' in body and b'id="dropped"' in body and b"stream.mjpg" in body
+    status, _, _ = get(viewer, "/frame.jpg")
+    assert status == 503  # nothing published yet
+
+    viewer.stats_provider = lambda: {"frames": 7, "dropped": 2, "fps": 12.5, "latency_ms": {"p50": 40.0, "p90": 50.0, "p99": 60.0}}
+    status, headers, body = get(viewer, "/stats.json")
+    stats = json.loads(body)
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert stats["frames"] == 7 and stats["dropped"] == 2 and stats["fps"] == 12.5 and stats["running"] is True
+
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:, 32:] = (0, 0, 255)
+    viewer.publish(image)
+    status, headers, body = get(viewer, "/frame.jpg")
+    decoded = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and decoded.shape == (48, 64, 3)
+    assert np.abs(decoded.astype(int) - image).mean() < 3
+
+
+def test_stream_is_multipart_jpeg(viewer):
+    viewer.publish(np.full((24, 32, 3), 200, np.uint8))
+    conn = http.client.HTTPConnection("127.0.0.1", viewer.port, timeout=10)
+    conn.request("GET", "/stream.mjpg")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "multipart/x-mixed-replace; boundary=frame"
+    assert response.readline() == b"--frame\r\n"
+    assert response.readline() == b"Content-Type: image/jpeg\r\n"
+    length = int(response.readline().split(b":")[1])
+    assert response.readline() == b"\r\n"
+    jpeg = response.read(length)
+    assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (24, 32, 3)
+    conn.close()
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/../README.md", "/%2e%2e/pyproject.toml", "/static/x.js", "/index.html/.."])
+def test_serves_nothing_but_its_own_routes(viewer, path):
+    status, _, body = get(viewer, path)
+    assert status == 404 and body == b"not found\n"
+
+
+def test_token_is_required_when_set():
+    viewer = WebViewer("127.0.0.1", 0, token="s3cret")
+    viewer.start()
+    try:
+        for path in ("/", "/stats.json", "/stream.mjpg", "/frame.jpg", "/?token=wrong"):
+            assert get(viewer, path)[0] == 401
+        assert get(viewer, "/?token=s3cret")[0] == 200
+        assert get(viewer, "/stats.json?token=s3cret")[0] == 200
+    finally:
+        viewer.close()
+
+
+def test_sink_uri_binds_loopback_by_default():
+    sink = open_sink("http://:0")  # no host given
+    try:
+        assert isinstance(sink, WebSink) and sink.viewer.host == "127.0.0.1" and sink.viewer.port > 0
+    finally:
+        sink.close()
+    with pytest.raises(EdgesegError, match="give only host and port"):
+        open_sink("http://127.0.0.1:0/some/file")
+    with pytest.raises(EdgesegError, match=r"unknown option\(s\) \['foo'\]"):
+        open_sink("http://127.0.0.1:0?foo=1")
+
+
+def test_port_in_use_is_a_clear_error(viewer):
+    with pytest.raises(EdgesegError, match=f"cannot listen on 127.0.0.1:{viewer.port}.*choose another port"):
+        WebViewer("127.0.0.1", viewer.port).start()
+
+
+# -- in a real browser ------------------------------------------------------------------------
+
+@pytest.fixture
+def browser():
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip("Chromium is not installed: run 'make browser' (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="edgeseg-chromium-")
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=900,700"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def number(driver, element_id: str) -> float | None:
+    text = driver.find_element("id", element_id).text
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_page_shows_changing_frames_and_live_fps_in_chromium(small_onnx, browser):
+    # A real run: synthetic camera at 15 FPS -> onnxruntime -> web viewer, watched by Chromium.
+    with open_backend(small_onnx[0]) as backend:
+        sink = open_sink("http://127.0.0.1:0")
+        meta = backend.metadata
+        pipeline = Pipeline(SyntheticSource(width=320, height=240, fps=15.0), backend, [sink],
+                            OverlayRenderer(meta.palette, meta.classes, alpha=0.3))
+        thread = threading.Thread(target=pipeline.run, daemon=True)
+        thread.start()
+        try:
+            browser.get(sink.viewer.url)
+            image = browser.find_element("id", "stream")
+            wait_until(lambda: browser.execute_script("return arguments[0].naturalWidth", image) == 320, 20,
+                       "the MJPEG stream to show a 320 px frame")
+            shots = []
+            for _ in range(3):
+                shots.append(cv2.imdecode(np.frombuffer(image.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR))
+                time.sleep(0.5)
+            assert shots[0].shape[:2] == (240, 320)
+            changes = [np.abs(a.astype(int) - b).mean() for a, b in zip(shots, shots[1:])]
+            assert all(change > 2.0 for change in changes), f"frames did not change: mean differences {changes}"
+
+            first_fps = wait_until(lambda: number(browser, "fps"), 20, "an FPS figure")
+            first_frames = number(browser, "frames")
+            assert 0 < first_fps < 100
+            time.sleep(1.5)
+            later_frames = number(browser, "frames")
+            assert later_frames > first_frames  # the figures are polled live
+            fps_values = {first_fps}
+            for _ in range(20):  # the FPS figure is re-measured as frames flow, so its text changes
+                fps_values.add(number(browser, "fps"))
+                if len(fps_values) > 1:
+                    break
+                time.sleep(0.25)
+            assert len(fps_values) > 1, f"the FPS figure stayed at {first_fps}"
+            assert browser.find_element("id", "state").text == "live"
+            assert number(browser, "latency") > 0 and number(browser, "dropped") is not None
+        finally:
+            pipeline.stop()
+            thread.join(10)
+    assert not thread.is_alive()
