@@ -25,6 +25,7 @@ from edgeseg.errors import EdgesegError
 from .backends import open_backend
 from .overlay import OverlayRenderer
 from .pipeline import Pipeline, stop_on_signals
+from .resilient_sources import LoopingSource, ReconnectingSource
 from .run_stats import format_summary
 from .sinks import Sink, open_sink
 from .sources import open_source
@@ -44,6 +45,20 @@ def _open_sinks(uris: list[str], fps: float | None) -> list[Sink]:
     return sinks
 
 
+def _open_source(args: argparse.Namespace):
+    """The source, wrapped for ``--loop`` or ``--reconnect`` when asked."""
+    if args.loop is not None and args.reconnect is not None:
+        raise EdgesegError("--loop replays files and --reconnect reopens live streams: choose one")
+    def opener():
+        return open_source(args.source, live=args.live)
+
+    if args.loop is not None:
+        return LoopingSource(opener, args.loop)
+    if args.reconnect is not None:
+        return ReconnectingSource(opener, args.reconnect)
+    return opener()
+
+
 def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
     if args.max_frames < 0:
@@ -55,7 +70,7 @@ def run_video(args: argparse.Namespace) -> int:
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata
         renderer = OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend)
-        source = open_source(args.source, live=args.live)
+        source = _open_source(args)
         try:
             sinks = _open_sinks(args.sink, source.fps)
         except BaseException:

@@ -15,6 +15,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="out.mp4 / out.avi, an image folder, display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
     p.add_argument("--live", action="store_true",
                    help="treat a file as a live camera: play it at its frame rate and drop frames the model cannot keep up with")
+    p.add_argument("--loop", type=int, nargs="?", const=0, default=None, metavar="N",
+                   help="replay a file source N times (no N: until stopped); for demos and soak tests")
+    p.add_argument("--reconnect", type=int, nargs="?", const=0, default=None, metavar="N",
+                   help="reopen a live source that fails or stops, with back-off 0.5 s .. 10 s; give up after N "
+                        "attempts in a row (no N: never)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after reading N frames (0: all)")
     p.add_argument("--stats", metavar="FILE.json", help="write the run's summary (frames, dropped, fps, latency_ms, ...) here")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the class colours over the frame, 0..1 (default 0.5)")
