@@ -2,6 +2,10 @@
 
 All times are ``time.perf_counter()`` seconds. A frame's latency runs from
 *captured* (the source handed it over) to *output* (the last sink took it).
+
+Memory stays bounded on runs of any length (a camera left on for weeks):
+counts, means and maxima are running totals, and percentiles come from the
+last :data:`KEEP_FRAMES` frames.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import numpy as np
 
 STAGES = ("capture", "preprocess", "infer", "render", "sink")
 LIVE_WINDOW_S = 2.0
+KEEP_FRAMES = 10_000
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameTimes:
     """Timestamps of one frame (seconds, perf_counter) and stage durations (seconds)."""
 
@@ -51,7 +56,13 @@ class RunStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.finished: list[FrameTimes] = []
+        # The last KEEP_FRAMES frames (for percentiles); totals below cover the whole run.
+        self.finished: collections.deque[FrameTimes] = collections.deque(maxlen=KEEP_FRAMES)
+        self.frames_out = 0
+        self.first_captured: float | None = None
+        self.latency_sum = 0.0
+        self.latency_max = 0.0
+        self.stage_sums = dict.fromkeys(STAGES, 0.0)
         self.frames_in = 0
         self.dropped = 0
         self.running = True
@@ -64,6 +75,13 @@ class RunStats:
     def add(self, times: FrameTimes) -> None:
         with self._lock:
             self.finished.append(times)
+            self.frames_out += 1
+            if self.first_captured is None or times.captured < self.first_captured:
+                self.first_captured = times.captured
+            self.latency_sum += times.latency
+            self.latency_max = max(self.latency_max, times.latency)
+            for stage in STAGES:
+                self.stage_sums[stage] += getattr(times, stage)
             self._recent.append(times)
             while self._recent and self._recent[0].output < times.output - LIVE_WINDOW_S:
                 self._recent.popleft()
@@ -81,25 +99,29 @@ class RunStats:
         fps = self.live_fps()
         with self._lock:
             recent = [t.latency for t in self._recent]
-            return {"frames": len(self.finished), "frames_in": self.frames_in, "dropped": dropped,
+            return {"frames": self.frames_out, "frames_in": self.frames_in, "dropped": dropped,
                     "fps": fps, "latency_ms": percentiles_ms(recent), "running": self.running}
 
     def summary(self, dropped: int) -> dict[str, Any]:
         """The end-of-run report (the ``--stats`` JSON's core keys)."""
         with self._lock:
-            done = list(self.finished)
-            frames_in = self.frames_in
-        out: dict[str, Any] = {"frames": len(done), "frames_in": frames_in, "dropped": dropped}
-        if done:
-            span = done[-1].output - min(t.captured for t in done)
+            kept = list(self.finished)
+            n, frames_in = self.frames_out, self.frames_in
+            first, latency_sum, latency_max = self.first_captured, self.latency_sum, self.latency_max
+            stage_sums = dict(self.stage_sums)
+        out: dict[str, Any] = {"frames": n, "frames_in": frames_in, "dropped": dropped}
+        if n and first is not None:
+            span = kept[-1].output - first
             out["seconds"] = span
-            out["fps"] = len(done) / span if span > 0 else None
+            out["fps"] = n / span if span > 0 else None
         else:
             out["seconds"] = 0.0
             out["fps"] = None
-        latency = percentiles_ms([t.latency for t in done])
+        latency = percentiles_ms([t.latency for t in kept])
+        if n:  # mean and max over the whole run; percentiles over the last KEEP_FRAMES frames
+            latency.update(mean=1000.0 * latency_sum / n, max=1000.0 * latency_max)
         out["latency_ms"] = latency
-        out["stage_ms"] = {stage: percentiles_ms([getattr(t, stage) for t in done])["mean"] for stage in STAGES}
+        out["stage_ms"] = {stage: (1000.0 * total / n if n else None) for stage, total in stage_sums.items()}
         return out
 
 
