@@ -25,3 +25,16 @@ def normalize_bgr(images: np.ndarray, mean, std) -> np.ndarray:
     out = (rgb - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
     return out[0] if single else out
+
+
+def resize_to_input(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 H x W x 3 BGR image resized (bilinear) to the model input, as the runtime does.
+
+    Calibration and evaluation both use this, so INT8 scales are computed on
+    exactly the pixels the deployed model sees.
+    """
+    if image.shape[:2] == (height, width):
+        return image
+    import cv2
+
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
