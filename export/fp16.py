@@ -61,6 +61,7 @@ def fp16_from_fp32(model):
     from onnxconverter_common.float16 import convert_float_to_float16
 
     blocked_nodes = fp32_node_names(model)
+    network_casts = {n.name for n in model.graph.node if n.op_type == "Cast"} - set(blocked_nodes)
     if not any(name.startswith(POSTPROCESS_SCOPE) for name in blocked_nodes):
         raise EdgesegError(
             "the model has no /postprocess/ nodes: it was not written by 'edgeseg export' (or was renamed), "
@@ -76,11 +77,11 @@ def fp16_from_fp32(model):
         )
     # The converter leaves Cast(to=FLOAT) nodes alone, so a float made from a
     # bool or integer inside the network (ENet's unpooling masks) would meet
-    # FP16 data; such Casts now produce FP16, except in the FP32 blocks.
+    # FP16 data; such Casts of the network now produce FP16 (not those of the
+    # FP32 blocks, nor the converter's own Casts back to FP32 outputs).
     onnx = require("onnx", "export")
-    blocked = set(blocked_nodes)
     for node in converted.graph.node:
-        if node.op_type == "Cast" and node.name not in blocked:
+        if node.op_type == "Cast" and node.name in network_casts:
             for attr in node.attribute:
                 if attr.name == "to" and attr.i == onnx.TensorProto.FLOAT:
                     attr.i = onnx.TensorProto.FLOAT16

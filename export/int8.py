@@ -101,6 +101,9 @@ def int8_from_fp32(model, calibration: ImageSet, method: str, *, batch: int, exc
         "WeightSymmetric": True,
         "QuantizeBias": False,
         "OpTypesToExcludeOutputQuantization": QUANTIZED_OP_TYPES,
+        # One Q/DQ pair per consumer, so the pairs of float consumers can be
+        # removed again (_float_consumers_read_float).
+        "DedicatedQDQPair": True,
         "CalibTensorRangeSymmetric": True,
         "CalibStridedMinMax": _chunk_size(len(reader)),
         "CalibPercentile": PERCENTILE,
@@ -118,7 +121,45 @@ def int8_from_fp32(model, calibration: ImageSet, method: str, *, batch: int, exc
             calibration_providers=["CPUExecutionProvider"], extra_options=extra_options,
         )
         quantized = onnx.load(str(target))
+    _float_consumers_read_float(quantized)
     return quantized
+
+
+def _float_consumers_read_float(model) -> None:
+    """Rewire non-quantized consumers of a fake-quantized activation to the float tensor.
+
+    onnxruntime puts a Q/DQ pair in front of *every* consumer of a tensor it
+    quantizes for a convolution: ENet's normalised input also feeds the
+    initial MaxPool, whose input would then be rounded to INT8 too. Q/DQ
+    belongs only on the inputs of the quantized op types, so other consumers
+    get the original tensor back and the orphaned pairs are removed.
+    """
+    producers = {out: node for node in model.graph.node for out in node.output}
+    float_source = {}  # DQ output -> the float tensor its Q read
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear":
+            q = producers.get(node.input[0])
+            if q is not None and q.op_type == "QuantizeLinear":
+                float_source[node.output[0]] = q.input[0]
+    for node in model.graph.node:
+        if node.op_type in QUANTIZED_OP_TYPES or node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        for i, name in enumerate(node.input):
+            if name in float_source:
+                node.input[i] = float_source[name]
+    graph_outputs = {o.name for o in model.graph.output}
+    while True:  # drop Q/DQ nodes nobody reads any more
+        used = {name for node in model.graph.node for name in node.input} | graph_outputs
+        dead = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")
+                and not any(out in used for out in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            model.graph.node.remove(node)
+    used = {name for node in model.graph.node for name in node.input}
+    kept = [t for t in model.graph.initializer if t.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
 
 
 def calibration_record(calibration: ImageSet, method: str, fp32_sha256: str) -> dict:

@@ -116,6 +116,8 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     if batch < 1:
         raise EdgesegError(f"--batch must be at least 1, got {batch}")
     check_opset(opset)
+    if not output.parent.is_dir():  # fail before the slow steps, not at the final write
+        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
     ckpt = load_checkpoint(checkpoint)
     model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
     entry = get_entry(meta.architecture)
@@ -124,8 +126,8 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
             f"{checkpoint}: architecture '{meta.architecture}' ({entry.task}, {entry.in_channels} input channels) "
             "does not fit the export contract (RGB in, per-pixel class labels out)"
         )
-    height = height or meta.input.height
-    width = width or meta.input.width
+    height = meta.input.height if height is None else height
+    width = meta.input.width if width is None else width
     multiple = max(entry.input_multiple, meta.input.multiple)
     check_input_size(height, width, multiple, meta.architecture)
     if parity_images is None:

@@ -66,6 +66,8 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
     if precision not in VARIANT_PRECISIONS:
         raise EdgesegError(f"--precision must be one of {', '.join(VARIANT_PRECISIONS)}, got {precision!r}")
     output = Path(output) if output else default_output(source, precision)
+    if not output.parent.is_dir():
+        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
     if output.resolve() == source.resolve():
         raise EdgesegError(f"output {output} would overwrite the source model; choose another -o")
     model = load_onnx(source)
