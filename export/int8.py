@@ -25,6 +25,8 @@ Calibration images go through the runtime's preprocessing
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from pathlib import Path
@@ -113,16 +115,47 @@ def int8_from_fp32(model, calibration: ImageSet, method: str, *, batch: int, exc
         source = Path(tmp) / "fp32.onnx"
         target = Path(tmp) / "int8.onnx"
         onnx.save(model, str(source))
-        quantize_static(
-            str(source), str(target), reader, quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=QUANTIZED_OP_TYPES, per_channel=True, reduce_range=False,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            nodes_to_exclude=list(exclude_nodes or []), calibrate_method=methods[method],
-            calibration_providers=["CPUExecutionProvider"], extra_options=extra_options,
-        )
+        with _quiet_onnxruntime_quantization():
+            quantize_static(
+                str(source), str(target), reader, quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=QUANTIZED_OP_TYPES, per_channel=True, reduce_range=False,
+                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(exclude_nodes or []), calibrate_method=methods[method],
+                calibration_providers=["CPUExecutionProvider"], extra_options=extra_options,
+            )
         quantized = onnx.load(str(target))
     _float_consumers_read_float(quantized)
     return quantized
+
+
+class _DropPreprocessAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-process" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_onnxruntime_quantization():
+    """Route onnxruntime.quantization's progress prints to the debug log.
+
+    It print()s progress lines and logs, on the root logger, advice to run its
+    own pre-processing (shape inference and graph optimisation), which the
+    exported graph does not need: it is already simplified and shape-inferred.
+    """
+    printed = io.StringIO()
+    advice = _DropPreprocessAdvice()
+    root = logging.getLogger()
+    root.addFilter(advice)
+    for handler in root.handlers:
+        handler.addFilter(advice)
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        root.removeFilter(advice)
+        for handler in root.handlers:
+            handler.removeFilter(advice)
+        for line in printed.getvalue().splitlines():
+            log.debug("onnxruntime.quantization: %s", line)
 
 
 def _float_consumers_read_float(model) -> None:
