@@ -35,13 +35,18 @@ class Comparison:
     agreement: float
 
     @property
+    def miou_change_text(self) -> str:
+        """``b`` minus ``a`` in points, signed, without a "-0.00"."""
+        return f"{round(-self.miou_drop_points, 2) + 0.0:+.2f}"
+
+    @property
     def miou_drop_points(self) -> float:
         """How many mIoU points ``b`` loses against ``a`` (negative: ``b`` is better)."""
         return 100 * (self.miou_a - self.miou_b)
 
     def describe(self) -> str:
         return (f"mIoU {100 * self.miou_a:.2f} % ({self.a}) vs {100 * self.miou_b:.2f} % ({self.b}): "
-                f"difference {-self.miou_drop_points:+.2f} points; label agreement {100 * self.agreement:.3f} % "
+                f"difference {self.miou_change_text} points; label agreement {100 * self.agreement:.3f} % "
                 f"over {self.images} images")
 
 
@@ -76,7 +81,7 @@ def run_compare(args: argparse.Namespace) -> int:
                                   names=(str(args.a), str(args.b)))
     print(f"A  {args.a}: mIoU {100 * result.miou_a:6.2f} %")
     print(f"B  {args.b}: mIoU {100 * result.miou_b:6.2f} %")
-    print(f"B - A: {-result.miou_drop_points:+.2f} mIoU points; label agreement {100 * result.agreement:.3f} % "
+    print(f"B - A: {result.miou_change_text} mIoU points; label agreement {100 * result.agreement:.3f} % "
           f"({result.images} images of {args.data} [{args.split}])")
     if args.json:
         atomic_write_text(args.json, json.dumps({**asdict(result), "miou_drop_points": result.miou_drop_points}, indent=2) + "\n")
