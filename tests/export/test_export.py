@@ -15,6 +15,7 @@ from edgeseg.export.onnx_io import sha256_file
 from edgeseg.export.tolerances import FP32_LABEL_AGREEMENT, FP32_LOGITS_ATOL, FP32_LOGITS_MAX_OUTLIERS
 from edgeseg.metadata import ONNX_METADATA_KEY, ModelMetadata
 from edgeseg.preprocess import normalize_bgr
+from edgeseg.runtime.backends import open_backend
 from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 HEIGHT, WIDTH = 32, 48  # the size tests/export/conftest.py exports at
@@ -68,7 +69,7 @@ def test_export_parity_with_pytorch_on_real_images(tiny_onnx, tiny_checkpoint):
     assert np.concatenate([a.ravel() for a in agree]).mean() >= FP32_LABEL_AGREEMENT
 
 
-def test_export_without_logits_and_with_batch(tiny_checkpoint, tmp_path):
+def test_export_without_logits_and_with_batch(tiny_checkpoint, calib_dir, tmp_path):
     out = tmp_path / "b2.onnx"
     assert main(["export", str(tiny_checkpoint), "-o", str(out), "--height", "40", "--width", "56", "--batch", "2",
                  "--parity-images", str(SAMPLES / "val"), "--parity-count", "3"]) == 0
@@ -78,6 +79,13 @@ def test_export_without_logits_and_with_batch(tiny_checkpoint, tmp_path):
     labels = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
         None, {"image": np.zeros((2, 40, 56, 3), np.uint8)})[0]
     assert labels.dtype == np.uint8 and labels.shape == (2, 40, 56)
+    # INT8 of a batch-2 model: 3 calibration images fill two batches (the last one repeats from the start).
+    int8 = tmp_path / "b2.int8.onnx"
+    assert main(["quantize", str(out), "--precision", "int8", "--calib", str(calib_dir), "--num-images", "3",
+                 "-o", str(int8)]) == 0
+    with open_backend(int8) as backend:
+        images = load_image_folder(SAMPLES / "val", 40, 56, count=3).images
+        assert backend.infer(images).shape == (3, 40, 56)  # 3 frames through a batch-2 model
 
 
 @pytest.mark.parametrize("channel_swap", [False, True])
