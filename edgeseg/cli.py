@@ -76,6 +76,24 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from edgeseg.export.cli import run_export
+
+    return run_export(args)
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from edgeseg.export.cli import run_quantize
+
+    return run_quantize(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from edgeseg.export.compare import run_compare
+
+    return run_compare(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeseg",
@@ -102,6 +120,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after N epochs of this invocation (resume later with --resume)")
 
+    p = add("export", _export, "checkpoint -> ONNX (uint8 BGR NHWC in, uint8 labels out), parity-checked (needs edgeseg[export])")
+    p.add_argument("checkpoint", help="checkpoint .pt")
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p.add_argument("--height", type=int, help="input height (default: the checkpoint's); a multiple of the architecture's")
+    p.add_argument("--width", type=int, help="input width (default: the checkpoint's)")
+    p.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17, which TensorRT 8.5+ parses)")
+    p.add_argument("--logits", action="store_true", help="also output float32 'logits' N x C x H x W")
+    p.add_argument("--parity-images", metavar="DIR", help="images for the PyTorch parity check (default: samples/camvid/val)")
+    p.add_argument("--parity-count", type=int, default=8, help="how many parity images (default 8)")
+
+    p = add("quantize", _quantize, "FP32 ONNX -> FP16 or INT8 (Q/DQ) ONNX, optionally gated on mIoU (needs edgeseg[export])")
+    p.add_argument("model", help="FP32 ONNX written by 'edgeseg export'")
+    p.add_argument("--precision", required=True, choices=["fp16", "int8"])
+    p.add_argument("-o", "--output", help="ONNX file to write (default: MODEL.<precision>.onnx)")
+    p.add_argument("--calib", metavar="DIR", help="INT8: folder of calibration images (e.g. calib_data/camvid)")
+    p.add_argument("--method", default="entropy", choices=["entropy", "minmax", "percentile"],
+                   help="INT8 calibration method (default: entropy)")
+    p.add_argument("--num-images", type=int, default=0, help="INT8: calibrate on N images, evenly spaced (0: all)")
+    p.add_argument("--exclude-nodes", action="append", default=[], metavar="NAME",
+                   help="INT8: keep this node in float (repeatable), e.g. the first or last convolution")
+    p.add_argument("--eval-data", metavar="DIR", help="labelled data set for the accuracy gate against the FP32 model")
+    p.add_argument("--split", default="val", help="split of --eval-data (default: val)")
+    p.add_argument("--max-miou-drop", type=float, default=1.0,
+                   help="refuse the variant if it loses more mIoU points than this (default 1.0)")
+    p.add_argument("--eval-limit", type=int, default=0, help="score only the first N images in the gate (0: all)")
+
+    p = add("build", _build, "build a TensorRT engine (or the cpu target's optimised ONNX) for a target, with a .json sidecar")
+    p.add_argument("onnx", help="the ONNX from 'edgeseg export' (its precision is already decided)")
+    p.add_argument("--target", required=True, help="a target from 'edgeseg targets', or auto (detect this machine)")
+    p.add_argument("-o", "--out", help="output folder (default: the ONNX's folder)")
+    p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
+    p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
+
+    p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
+    _add_run_arguments(p)
+
     p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
     p.add_argument("artifact", help="checkpoint .pt or ONNX .onnx")
     p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime or tensorrt")
@@ -113,10 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the scores as JSON here")
     p.add_argument("--overlay-dir", help="also write colour overlays of the predictions into this folder")
 
-    p = add("info", _info, "print the metadata of an artifact (.pt, .onnx, .engine)")
-    p.add_argument("artifact")
-
-    add("models", _models, "list the architectures of the model zoo")
+    p = add("compare", _compare, "mIoU of two artifacts, their difference and their label agreement")
+    p.add_argument("a", help="artifact A (.pt or .onnx)")
+    p.add_argument("b", help="artifact B (.pt or .onnx)")
+    p.add_argument("--data", required=True, help="labelled data folder (CamVid layout, or images/masks/classes.txt)")
+    p.add_argument("--split", default="val", help="split to score (default: val)")
+    p.add_argument("--kind", choices=["auto", "camvid", "folder"], default="auto", help="data set layout")
+    p.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
+    p.add_argument("--json", help="write the comparison as JSON here")
 
     p = add("bench", _bench, "latency and throughput of an artifact; baselines and A/B regression checks")
     p.add_argument("artifact", help=".onnx, .engine or .pt")
@@ -139,19 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")
     p.add_argument("--plot", metavar="FILE.png", help="draw latency CDFs (current vs baseline or B)")
 
-    p = add("build", _build, "build a TensorRT engine (or the cpu target's optimised ONNX) for a target, with a .json sidecar")
-    p.add_argument("onnx", help="the ONNX from 'edgeseg export' (its precision is already decided)")
-    p.add_argument("--target", required=True, help="a target from 'edgeseg targets', or auto (detect this machine)")
-    p.add_argument("-o", "--out", help="output folder (default: the ONNX's folder)")
-    p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
-    p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
+    p = add("info", _info, "print the metadata of an artifact (.pt, .onnx, .engine)")
+    p.add_argument("artifact")
+
+    add("models", _models, "list the architectures of the model zoo")
 
     p = add("targets", _targets, "list the build targets (engines/targets/*.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per target with its description and file")
-
-
-    p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
-    _add_run_arguments(p)
     return parser
 
 

@@ -51,3 +51,16 @@ def normalize_image(images: np.ndarray, mean, std) -> np.ndarray:
     rgbd = np.concatenate([images[..., 2::-1], images[..., 3:]], axis=-1).astype(np.float32)
     out = (rgbd - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return np.ascontiguousarray(np.moveaxis(out, -1, -3))
+
+
+def resize_to_input(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 H x W x 3 BGR image resized (bilinear) to the model input, as the runtime does.
+
+    Calibration and evaluation both use this, so INT8 scales are computed on
+    exactly the pixels the deployed model sees.
+    """
+    if image.shape[:2] == (height, width):
+        return image
+    import cv2
+
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -30,6 +30,14 @@ def run() -> None:
     step("info", str(MODEL))
     step("eval", str(MODEL), "--data", str(SAMPLES), "--split", "val",
          "--json", str(OUT / "eval_pt.json"), "--overlay-dir", str(OUT / "overlays"))
+    onnx = OUT / "camvid_enet.onnx"
+    step("export", str(MODEL), "-o", str(onnx), "--parity-count", "4")
+    step("quantize", str(onnx), "--precision", "fp16", "-o", str(OUT / "camvid_enet.fp16.onnx"))
+    step("quantize", str(onnx), "--precision", "int8", "--calib", str(ROOT / "calib_data" / "camvid"),
+         "--num-images", "32", "-o", str(OUT / "camvid_enet.int8.onnx"),
+         "--eval-data", str(SAMPLES), "--max-miou-drop", "1.0")
+    step("info", str(OUT / "camvid_enet.int8.onnx"))
+    step("compare", str(onnx), str(OUT / "camvid_enet.fp16.onnx"), "--data", str(SAMPLES))
     print(f"\ndemo outputs in {OUT}")
 
 

@@ -50,7 +50,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files
         text = str(exc)
-        if "Weights only load failed" in text or "weights_only" in text:
+        # torch words every weights_only failure alike; only a blocked GLOBAL is pickled code.
+        if "GLOBAL" in text or "Unsupported global" in text:
             raise EdgesegError(
                 f"checkpoint {path} was refused: it contains pickled Python objects, which could run code "
                 "when loaded; edgeseg loads checkpoints with weights_only=True. Re-save it with edgeseg "

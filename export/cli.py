@@ -1,0 +1,39 @@
+"""Handlers of ``edgeseg export`` and ``edgeseg quantize`` (``compare`` is in :mod:`.compare`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .onnx_from_torch import export_checkpoint
+
+    result = export_checkpoint(
+        args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
+        with_logits=args.logits, parity_images=args.parity_images, parity_count=args.parity_count,
+    )
+    spec = result.metadata.input
+    outputs = "labels, logits" if args.logits else "labels"
+    print(f"wrote {result.path}: image uint8 {args.batch}x{spec.height}x{spec.width}x3 BGR -> {outputs}; "
+          f"opset {args.opset}")
+    print(f"parity with PyTorch: {result.parity.describe()}")
+    print(f"next: edgeseg quantize {result.path} --precision int8 --calib calib_data/camvid")
+    return 0
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    from .quantize import quantize_onnx
+
+    result = quantize_onnx(
+        args.model, args.output, args.precision, calib=args.calib, method=args.method, num_images=args.num_images,
+        exclude_nodes=args.exclude_nodes, eval_data=args.eval_data, split=args.split,
+        max_miou_drop=args.max_miou_drop, eval_limit=args.eval_limit,
+    )
+    print(f"wrote {result.path} ({result.metadata.precision})")
+    if result.metadata.calibration:
+        cal = result.metadata.calibration
+        print(f"calibration: {cal['method']} on {cal['num_images']} images (sha256 {cal['images_sha256'][:12]}...)")
+    if result.gate is not None:
+        print(f"accuracy gate passed (max drop {result.gate.max_drop:g} points): {result.gate.comparison.describe()}")
+    return 0
+

@@ -1,0 +1,168 @@
+"""Checkpoint -> FP32 ONNX with the deployment contract, checked, simplified and parity-tested.
+
+Steps (each a function, logged before it runs):
+
+1. rebuild the model from the checkpoint; check H and W against the
+   architecture's ``input_multiple`` (registry entry);
+2. wrap it in :class:`~.wrapper.DeployWrapper` and trace it with the
+   TorchScript exporter (``dynamo=False``: deterministic node names, which the
+   FP16 step relies on, and no onnxscript dependency);
+3. simplify with onnxslim (pure Python, so it installs on every platform
+   and Python, Jetson included; onnxsim is a compiled extension with wheels
+   for fewer platform/Python pairs) and run ``onnx.checker`` with ``full_check``;
+4. compare ONNX Runtime with PyTorch on real images (:mod:`.parity`);
+5. drop the ``logits`` output unless asked for, attach the metadata and write
+   the file atomically. Nothing is written if any step fails.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edgeseg.errors import EdgesegError, require
+from edgeseg.metadata import ModelMetadata
+
+from .images import load_image_folder
+from .onnx_io import check_model, drop_output, save_onnx, set_metadata, sha256_file, tool_versions
+from .parity import ParityReport, onnx_vs_torch
+
+log = logging.getLogger("edgeseg.export")
+
+DEFAULT_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses up to opset 17
+MIN_OPSET = 13  # uint8 Cast and ArgMax semantics used by the wrapper
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PARITY_IMAGES = REPO_ROOT / "samples" / "camvid" / "val"
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    metadata: ModelMetadata
+    parity: ParityReport
+
+
+def check_input_size(height: int, width: int, multiple: int, architecture: str) -> None:
+    """Raise unless ``height`` and ``width`` are positive multiples of ``multiple``."""
+    for name, value in (("height", height), ("width", width)):
+        if value <= 0 or value % multiple:
+            lower = max(multiple, value // multiple * multiple)
+            raise EdgesegError(
+                f"{name} {value} is not a positive multiple of {multiple}, which architecture '{architecture}' "
+                f"needs for H and W; use --{name} {lower} or {lower + multiple}"
+            )
+
+
+def check_opset(opset: int) -> None:
+    onnx = require("onnx", "export")
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise EdgesegError(f"opset {opset} is not supported: choose {MIN_OPSET}..{newest} (default {DEFAULT_OPSET})")
+
+
+def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int):
+    """Trace ``wrapper`` (outputs labels, logits) to an ``onnx.ModelProto``."""
+    torch = require("torch", "export")
+    onnx = require("onnx", "export")
+    example = torch.zeros(batch, height, width, 3, dtype=torch.uint8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of torch.export, and
+        # warns about Slice steps it cannot fold; neither affects the graph.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, (example,), buffer, dynamo=False, opset_version=opset,
+                          input_names=["image"], output_names=["labels", "logits"], do_constant_folding=True)
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def simplified_onnx(model):
+    """onnxslim's constant folding, BatchNorm fusion and dead-node removal."""
+    onnxslim = require("onnxslim", "export")
+    return onnxslim.slim(model)
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, *, height: int | None = None,
+                      width: int | None = None, batch: int = 1, opset: int = DEFAULT_OPSET, with_logits: bool = False,
+                      parity_images: str | os.PathLike | None = None, parity_count: int = 8) -> ExportResult:
+    """Export ``checkpoint`` to ``output`` (see the module docstring).
+
+    Args:
+        height, width: input size; None means the checkpoint's training size.
+        batch: fixed batch size of the ``image`` input.
+        with_logits: keep the float32 ``logits`` output (N x C x H x W).
+        parity_images: folder of images for the parity check; None means the
+            bundled ``samples/camvid/val``.
+        parity_count: how many of them to use (evenly spaced).
+
+    Raises:
+        EdgesegError: bad checkpoint, unknown architecture, bad size or opset,
+            checker failure or parity outside tolerance. ``output`` is not written.
+    """
+    require("torch", "export")
+    require("onnxruntime", "export")
+    import onnxruntime as ort
+
+    from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
+    from edgeseg.train.models import get_entry
+
+    from .wrapper import DeployWrapper
+
+    checkpoint = Path(checkpoint)
+    output = Path(output)
+    if batch < 1:
+        raise EdgesegError(f"--batch must be at least 1, got {batch}")
+    check_opset(opset)
+    if not output.parent.is_dir():  # fail before the slow steps, not at the final write
+        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
+    ckpt = load_checkpoint(checkpoint)
+    model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
+    entry = get_entry(meta.architecture)
+    if entry.task != "semantic" or entry.in_channels != 3:
+        raise EdgesegError(
+            f"{checkpoint}: architecture '{meta.architecture}' ({entry.task}, {entry.in_channels} input channels) "
+            "does not fit the export contract (RGB in, per-pixel class labels out)"
+        )
+    height = meta.input.height if height is None else height
+    width = meta.input.width if width is None else width
+    multiple = max(entry.input_multiple, meta.input.multiple)
+    check_input_size(height, width, multiple, meta.architecture)
+    if parity_images is None:
+        parity_images = DEFAULT_PARITY_IMAGES
+        if not parity_images.is_dir():
+            raise EdgesegError(
+                f"the bundled parity images ({parity_images}) are not here; pass --parity-images DIR "
+                "(a folder of images like the ones the model will see)"
+            )
+    images = load_image_folder(parity_images, height, width, count=parity_count, what="parity image").images
+
+    log.info("exporting %s (%s) at %dx%d, batch %d, opset %d", checkpoint, meta.architecture, height, width, batch, opset)
+    wrapper = DeployWrapper(model, meta.input.mean, meta.input.std, with_logits=True)
+    graph = simplified_onnx(onnx_from_torch(wrapper, height, width, batch, opset))
+    check_model(graph, str(output))
+
+    log.info("checking parity with PyTorch on %d images from %s", len(images), parity_images)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    parity = onnx_vs_torch(model, meta, session, images, batch)
+    if not parity.passed:
+        raise EdgesegError(f"ONNX Runtime disagrees with PyTorch beyond tolerance ({parity.describe()}); nothing written")
+    log.info("parity: %s", parity.describe())
+
+    if not with_logits:
+        drop_output(graph, "logits")
+    exported = replace(
+        meta,
+        input=replace(meta.input, height=height, width=width, multiple=multiple),
+        precision="fp32", calibration=None, opset=opset,
+        source_sha256=sha256_file(checkpoint),
+        tool_versions=tool_versions("torch", "onnx", "onnxslim", "onnxruntime"),
+    )
+    set_metadata(graph, exported)
+    check_model(graph, str(output))
+    save_onnx(graph, output)
+    return ExportResult(output, exported, parity)

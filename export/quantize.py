@@ -1,0 +1,109 @@
+"""``edgeseg quantize``: an FP32 edgeseg ONNX -> its FP16 or INT8 variant, optionally gated on mIoU.
+
+The variant is written through a temporary file; if the conversion, the
+checker or the accuracy gate fails, the temporary file is deleted and
+nothing appears under the output name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edgeseg.atomic import atomic_path
+from edgeseg.errors import EdgesegError, require
+from edgeseg.metadata import ModelMetadata
+
+from .gate import GateResult, miou_gate
+from .onnx_io import check_model, load_onnx, read_metadata, set_metadata, sha256_file, tool_versions
+
+log = logging.getLogger("edgeseg.export")
+
+VARIANT_PRECISIONS = ("fp16", "int8")
+
+
+@dataclass
+class QuantizeResult:
+    path: Path
+    metadata: ModelMetadata
+    gate: GateResult | None
+
+
+def default_output(source: Path, precision: str) -> Path:
+    """``MODEL.onnx`` -> ``MODEL.fp16.onnx`` / ``MODEL.int8.onnx`` beside it."""
+    return source.with_name(f"{source.stem}.{precision}.onnx")
+
+
+def batch_size_of(model, source: str) -> int:
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    if not dims or not dims[0].HasField("dim_value"):
+        raise EdgesegError(f"{source}: input 'image' has no fixed batch size; re-export with --batch N")
+    return dims[0].dim_value
+
+
+def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, precision: str, *,
+                  calib: str | os.PathLike | None = None, method: str = "entropy", num_images: int = 0,
+                  exclude_nodes: list[str] | None = None, eval_data: str | os.PathLike | None = None,
+                  split: str = "val", max_miou_drop: float = 1.0, eval_limit: int = 0) -> QuantizeResult:
+    """Write the ``precision`` variant of the FP32 ONNX ``source`` to ``output``.
+
+    Args:
+        calib: folder of calibration images (INT8 only, required there).
+        method: INT8 calibration method (``entropy``, ``minmax``, ``percentile``).
+        num_images: use this many calibration images, evenly spaced (0: all).
+        exclude_nodes: node names kept in float (INT8 only).
+        eval_data: labelled data set for the accuracy gate (None: no gate).
+        max_miou_drop: largest allowed mIoU loss in points against ``source``.
+        eval_limit: score only the first N images in the gate (0: all).
+    """
+    from .fp16 import fp16_from_fp32
+    from .images import load_image_folder
+    from .int8 import CALIBRATION_METHODS, calibration_record, int8_from_fp32
+
+    source = Path(source)
+    if precision not in VARIANT_PRECISIONS:
+        raise EdgesegError(f"--precision must be one of {', '.join(VARIANT_PRECISIONS)}, got {precision!r}")
+    output = Path(output) if output else default_output(source, precision)
+    if not output.parent.is_dir():
+        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
+    if output.resolve() == source.resolve():
+        raise EdgesegError(f"output {output} would overwrite the source model; choose another -o")
+    model = load_onnx(source)
+    meta = read_metadata(model, str(source))
+    if meta.precision != "fp32":
+        raise EdgesegError(f"{source} is already {meta.precision}; quantize the FP32 ONNX written by 'edgeseg export'")
+    if eval_data is not None and not Path(eval_data).is_dir():
+        raise EdgesegError(f"--eval-data {eval_data} is not a folder; pass a labelled data set (CamVid layout or classes.txt)")
+
+    if precision == "fp16":
+        if calib is not None:
+            log.warning("--calib is ignored for fp16 (only INT8 calibrates)")
+        variant = fp16_from_fp32(model)
+        calibration = None
+        tools = tool_versions("onnx", "onnxconverter-common")
+    else:
+        if calib is None:
+            raise EdgesegError("--precision int8 needs --calib DIR, a folder of images like the camera's (e.g. calib_data/camvid)")
+        if method not in CALIBRATION_METHODS:
+            raise EdgesegError(f"unknown --method {method!r}; choose one of {', '.join(CALIBRATION_METHODS)}")
+        images = load_image_folder(calib, meta.input.height, meta.input.width, count=num_images)
+        variant = int8_from_fp32(model, images, method, batch=batch_size_of(model, str(source)), exclude_nodes=exclude_nodes)
+        calibration = calibration_record(images, method, sha256_file(source))
+        if exclude_nodes:
+            calibration["excluded_nodes"] = list(exclude_nodes)
+        tools = tool_versions("onnx", "onnxruntime")
+
+    variant_meta = replace(meta, precision=precision, calibration=calibration,
+                           tool_versions={**meta.tool_versions, **tools})
+    set_metadata(variant, variant_meta)
+    check_model(variant, str(output))
+    onnx = require("onnx", "export")
+    gate = None
+    with atomic_path(output) as tmp:
+        onnx.save(variant, str(tmp))
+        if eval_data is not None:
+            gate = miou_gate(tmp, source, eval_data, split=split, max_drop=max_miou_drop, limit=eval_limit,
+                             candidate_name=str(output))
+    return QuantizeResult(output, variant_meta, gate)

@@ -1,0 +1,30 @@
+"""Every tolerance of the export stage, in one place, with the reason for each.
+
+FP32 ONNX vs. PyTorch is compared on logits and labels; reduced-precision
+variants are compared on the task (labels and mIoU), because their logits
+differ from FP32 by design.
+"""
+
+from __future__ import annotations
+
+# FP32 ONNX Runtime vs. eager PyTorch, both on the CPU, same float32 input.
+# Kernels sum in a different order and BatchNorm is fused into the
+# convolutions; on ENet at 360x480 the typical max abs logit error is ~1e-5
+# (logits span about +-20). Pooling-switch near-ties (see parity.py) add a few
+# isolated large errors, so the check bounds the fraction of logits beyond
+# FP32_LOGITS_ATOL. A wrong mean/std, channel order or layout moves nearly all
+# logits by far more than 1e-3 and fails.
+FP32_LOGITS_ATOL = 1e-3
+FP32_LOGITS_MAX_OUTLIERS = 0.005  # fraction of logit values allowed beyond FP32_LOGITS_ATOL
+
+# Pixels whose labels must agree between FP32 ONNX and PyTorch. Only
+# near-ties of the two best logits may flip (issue 3 target: 99.9 %).
+FP32_LABEL_AGREEMENT = 0.999
+
+# Default mIoU gate of `edgeseg quantize --eval-data`: the variant may lose at
+# most this many mIoU points against its FP32 source (issue 3: INT8 <= 1.0).
+DEFAULT_MAX_MIOU_DROP = 1.0
+
+# Targets the slow test and the benchmark check on the committed ENet.
+TARGET_FP16_MAX_MIOU_DROP = 0.2  # points
+TARGET_INT8_MAX_MIOU_DROP = 1.0  # points, best calibration method
