@@ -180,8 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("bench", _bench, "latency and throughput of an artifact; baselines and A/B regression checks")
     p.add_argument("artifact", help=".onnx, .engine or .pt")
     p.add_argument("--backend", default="auto", help="auto (by suffix), onnxruntime, tensorrt or torch")
-    p.add_argument("--scenario", default="single-stream", choices=["single-stream", "offline"],
-                   help="single-stream: one frame at a time, latency; offline: batched throughput")
+    p.add_argument("--scenario", default="single-stream", choices=["single-stream", "offline", "pipeline"],
+                   help="single-stream: one frame at a time, latency; offline: batched throughput; "
+                        "pipeline: decode, infer, overlay and encode a video (time per frame, stages)")
+    p.add_argument("--source", help="pipeline: the video to loop over (default: the bundled sample clip)")
     p.add_argument("--batch", type=int, default=0, help="offline: images per call (default: max(model batch, 8))")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
     p.add_argument("--warmup-s", type=float, default=1.0, help="warm-up seconds before timing (default 1)")

@@ -92,6 +92,11 @@ class Pipeline:
             sink.bind_stats(self.live_stats)
 
     @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called (or the run ended)."""
+        return self._stop.is_set()
+
+    @property
     def dropped(self) -> int:
         return self.q_in.dropped
 

@@ -28,7 +28,8 @@ from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_int
 from .stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_ratio, summarize
 
 log = logging.getLogger("edgeseg.bench")
-SCENARIOS = ("single-stream", "offline")
+SCENARIOS = ("single-stream", "offline", "pipeline")
+DEFAULT_PIPELINE_SOURCE = Path(__file__).resolve().parents[2] / "samples" / "video" / "camvid_0016E5_40f.mp4"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -118,8 +119,18 @@ def run_bench(args: argparse.Namespace) -> int:
         env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
         if args.against:
             return _run_against(args, backend, plan, env)
-        samples = measure_artifact(backend, args.scenario, plan, args.batch)
-    result = result_from_samples(samples, args.scenario, artifact, plan, args.blocks, env)
+        extra: dict[str, Any] = {}
+        if args.scenario == "pipeline":
+            from .pipeline_scenario import measure_pipeline
+
+            source = args.source or str(DEFAULT_PIPELINE_SOURCE)
+            if not args.source and not DEFAULT_PIPELINE_SOURCE.exists():
+                raise EdgesegError("--scenario pipeline needs a video: pass --source VIDEO (the sample clip is not installed)")
+            samples, extra = measure_pipeline(backend, source, plan)
+            extra["source"] = source
+        else:
+            samples = measure_artifact(backend, args.scenario, plan, args.batch)
+    result = result_from_samples(samples, args.scenario, artifact, plan, args.blocks, env) | extra
     print(format_result(result))
     code = 0
     if baseline is not None:
@@ -179,6 +190,13 @@ def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dic
 
 def format_result(result: dict[str, Any]) -> str:
     lat = result["latency_ms"]
+    if result["scenario"] == "pipeline":
+        stages = "  ".join(f"{k} {v:.1f}" for k, v in result["stage_ms"].items() if v is not None)
+        e2e = result["pipeline_latency_ms"]
+        return (f"pipeline {result['artifact']} on {result['source']}: {lat['count']} frame intervals, "
+                f"time per frame p50 {lat['p50']:.2f} ms, p90 {lat['p90']:.2f}, p99 {lat['p99']:.2f}; "
+                f"{result['throughput_fps']:.1f} FPS\n  capture->output latency p50 {e2e['p50']:.1f} ms "
+                f"p99 {e2e['p99']:.1f} ms (file source: includes queueing)\n  mean ms per frame and stage: {stages}")
     return (f"{result['scenario']} {result['artifact']}: {lat['count']} calls, "
             f"p50 {lat['p50']:.2f} ms, p90 {lat['p90']:.2f}, p99 {lat['p99']:.2f}, max {lat['max']:.2f}, "
             f"mean {lat['mean']:.2f} +- {lat['std']:.2f} ms; {result['throughput_fps']:.1f} images/s")

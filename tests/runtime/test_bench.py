@@ -119,3 +119,15 @@ def test_ci_helper_checks_skips_and_parametrises(tmp_path):
     (folder / "tiny.json").write_text(json.dumps(data))
     with pytest.raises(Skipped, match="cpu_model: baseline 'some other CPU'"):
         check_baseline(folder / "tiny.json")
+
+
+def test_pipeline_scenario_reports_frame_times_and_stages(tmp_path):
+    model, _, _ = make_contract_onnx(tmp_path / "m.onnx", height=96, width=128, num_classes=11)
+    out = tmp_path / "p.json"
+    assert main(["bench", str(model), "--scenario", "pipeline", "--warmup-s", "0.2", "--min-iters", "30",
+                 "--min-time-s", "0.5", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["scenario"] == "pipeline" and result["latency_ms"]["count"] >= 30
+    assert set(result["stage_ms"]) >= {"capture", "infer", "render", "sink"}
+    # FPS from the frame intervals agrees with the mean interval.
+    assert result["throughput_fps"] == pytest.approx(1000.0 / result["latency_ms"]["mean"], rel=1e-6)
