@@ -15,7 +15,9 @@ from __future__ import annotations
 # FP32_LOGITS_ATOL. A wrong mean/std, channel order or layout moves nearly all
 # logits by far more than 1e-3 and fails.
 FP32_LOGITS_ATOL = 1e-3
-FP32_LOGITS_MAX_OUTLIERS = 0.005  # fraction of logit values allowed beyond FP32_LOGITS_ATOL
+# 2 %: at some input sizes (ENet at 176x264) 0.6 % of logits cross 1e-3 through switch
+# near-ties while every label agrees; a preprocessing or layout error moves > 50 %.
+FP32_LOGITS_MAX_OUTLIERS = 0.02  # fraction of logit values allowed beyond FP32_LOGITS_ATOL
 
 # Pixels whose labels must agree between FP32 ONNX and PyTorch. Only
 # near-ties of the two best logits may flip (issue 3 target: 99.9 %).
