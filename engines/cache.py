@@ -25,19 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeseg.atomic import atomic_write_bytes
+from edgeseg.hashing import sha256_file
 
 if TYPE_CHECKING:
     import tensorrt as trt
 
 log = logging.getLogger("edgeseg.engines")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -20,9 +20,9 @@ from typing import Any
 
 from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ModelMetadata
 
-from .cache import sha256_file
 from .cuda_rt import GpuInfo
 
 SIDECAR_SCHEMA = 1

@@ -25,10 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeseg.errors import EdgesegError, require
+from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ModelMetadata
 
 from .images import load_image_folder
-from .onnx_io import check_model, drop_output, save_onnx, set_metadata, sha256_file, tool_versions
+from .onnx_io import check_model, drop_output, save_onnx, set_metadata, tool_versions
 from .parity import ParityReport, onnx_vs_torch
 
 log = logging.getLogger("edgeseg.export")

@@ -7,7 +7,6 @@ never leaves a file under the final name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -16,15 +15,6 @@ from edgeseg import __version__
 from edgeseg.atomic import atomic_path
 from edgeseg.errors import EdgesegError, require
 from edgeseg.metadata import ONNX_METADATA_KEY, ModelMetadata
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tool_versions(*packages: str) -> dict[str, str]:

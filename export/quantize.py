@@ -14,10 +14,11 @@ from pathlib import Path
 
 from edgeseg.atomic import atomic_path
 from edgeseg.errors import EdgesegError, require
+from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ModelMetadata
 
 from .gate import GateResult, miou_gate
-from .onnx_io import check_model, load_onnx, read_metadata, set_metadata, sha256_file, tool_versions
+from .onnx_io import check_model, load_onnx, read_metadata, set_metadata, tool_versions
 
 log = logging.getLogger("edgeseg.export")
 

@@ -10,7 +10,6 @@ Result JSON (also the baseline format)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 from dataclasses import asdict
@@ -21,6 +20,7 @@ import numpy as np
 
 from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
+from edgeseg.hashing import sha256_file
 
 from ..backends import open_backend
 from . import environment
@@ -30,14 +30,6 @@ from .stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_rati
 log = logging.getLogger("edgeseg.bench")
 SCENARIOS = ("single-stream", "offline", "pipeline")
 DEFAULT_PIPELINE_SOURCE = Path(__file__).resolve().parents[2] / "samples" / "video" / "camvid_0016E5_40f.mp4"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _engine_key(path: Path) -> str | None:
@@ -69,7 +61,7 @@ def result_from_samples(samples: Samples, scenario: str, artifact: Path, plan: T
     return {
         "scenario": scenario,
         "artifact": str(artifact),
-        "artifact_sha256": file_sha256(artifact),
+        "artifact_sha256": sha256_file(artifact),
         "latency_ms": summarize(lat).to_dict(),
         "throughput_fps": samples.images_per_call * lat.size / (lat.sum() / 1000.0),
         "images_per_call": samples.images_per_call,

@@ -11,8 +11,8 @@ from helpers import SAMPLES
 
 from edgeseg.cli import main
 from edgeseg.export.images import load_image_folder
-from edgeseg.export.onnx_io import sha256_file
 from edgeseg.export.tolerances import FP32_LABEL_AGREEMENT, FP32_LOGITS_ATOL, FP32_LOGITS_MAX_OUTLIERS
+from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ONNX_METADATA_KEY, ModelMetadata
 from edgeseg.preprocess import normalize_bgr
 from edgeseg.runtime.backends import open_backend
