@@ -10,7 +10,11 @@ Trial i compares:
 - B_k,i against A_i: a regression reported here is a detection.
 
 The true slowdown of each B_k is estimated from all its runs against all of
-A's (ratio of pooled medians). Usage::
+A's (ratio of pooled medians).
+
+With ``--interleaved-width W`` it also measures ``edgeseg bench --against``'s
+decision (interleaved A/B trials, paired ratio): per trial, A against A (a
+regression here is a false alarm) and the W-wide variant against A. Usage::
 
     python benchmarks/bench_check_reliability.py [--trials 20] [--json out.json]
 """
@@ -30,7 +34,8 @@ import numpy as np
 from edgeseg.runtime.backends import open_backend
 from edgeseg.runtime.bench import environment
 from edgeseg.runtime.bench.command import check_against_baseline, measure_artifact, result_from_samples
-from edgeseg.runtime.bench.measure import TimingPlan
+from edgeseg.runtime.bench.measure import TimingPlan, synthetic_frames, time_interleaved
+from edgeseg.runtime.bench.stats import decide, paired_bootstrap_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +58,8 @@ def main() -> int:
                         help=f"widths of the slower variants (the reference is {BASE_WIDTH}; height {BASE_HEIGHT})")
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--interleaved-width", type=int, default=0,
+                        help="also measure the interleaved A/B decision against this variant (0: skip)")
     parser.add_argument("--json")
     args = parser.parse_args()
     plan = TimingPlan()  # the CLI defaults
@@ -68,6 +75,19 @@ def main() -> int:
                 runs[k].append(result_from_samples(samples, "single-stream", path, plan, 20, env))
             print(f"cycle {cycle + 1}/{args.trials + 1} done ({time.perf_counter() - started:.0f} s)", flush=True)
         run_seconds = np.mean([r["latency_ms"]["count"] * r["latency_ms"]["mean"] / 1000 for r in runs[0]]) + plan.warmup_s
+        interleaved = None
+        if args.interleaved_width:
+            b_index = [BASE_WIDTH, *args.widths].index(args.interleaved_width)
+            interleaved = {"aa": 0, "ab": 0, "ratios_ab": []}
+            for _ in range(args.trials):
+                for key, other in (("aa", backends[0]), ("ab", backends[b_index])):
+                    a_trials, b_trials = time_interleaved(
+                        backends[0].infer, other.infer, synthetic_frames((1, *backends[0].input_shape[1:])),
+                        synthetic_frames((1, *other.input_shape[1:])), plan, 20)
+                    est = paired_bootstrap_ratio([np.median(t) for t in a_trials], [np.median(t) for t in b_trials])
+                    interleaved[key] += int(decide(est, args.tolerance).regression)
+                    if key == "ab":
+                        interleaved["ratios_ab"].append(est.ratio)
 
     def check(current, baseline) -> bool:
         return check_against_baseline(current, baseline, tolerance=args.tolerance, confidence=0.99,
@@ -86,6 +106,12 @@ def main() -> int:
         report["variants"].append({"width": w, "pixels_ratio": w / BASE_WIDTH, "slowdown": float(slowdown),
                                    "detected": int(detected)})
         print(f"| {w}x{BASE_HEIGHT} ({w / BASE_WIDTH - 1:+.1%} pixels) | {slowdown:+.1%} | {detected}/{args.trials} |")
+    if interleaved is not None:
+        report["interleaved"] = {"width": args.interleaved_width, "false_alarms": interleaved["aa"],
+                                 "detected": interleaved["ab"], "median_ratio": float(np.median(interleaved["ratios_ab"]))}
+        print(f"\ninterleaved A/B (--against), {args.trials} trials: A vs A {interleaved['aa']}/{args.trials} false alarms; "
+              f"{args.interleaved_width}x{BASE_HEIGHT} vs A (median ratio {np.median(interleaved['ratios_ab']):.3f}) "
+              f"detected {interleaved['ab']}/{args.trials}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
