@@ -25,6 +25,7 @@ present, stays float32 through a final Cast).
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 
@@ -55,11 +56,37 @@ def fp32_node_names(model) -> list[str]:
     return [n.name for n in model.graph.node if n.name.startswith((PREPROCESS_SCOPE, POSTPROCESS_SCOPE))]
 
 
+def _unshared_initializers(model):
+    """A copy of ``model`` in which each float initializer feeds one node only.
+
+    onnxslim merges equal initializers (an untrained model's PReLU slopes are
+    all 0.25), and onnxconverter-common then leaves a node whose initializer is
+    shared with an FP32-blocked node in FP32 without casting its output,
+    so the next FP16 node meets FP32 data. One copy per consumer avoids that.
+    """
+    onnx = require("onnx", "export")
+    model = copy.deepcopy(model)
+    floats = {i.name: i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    seen: set[str] = set()
+    for node in model.graph.node:
+        for k, name in enumerate(node.input):
+            if name not in floats:
+                continue
+            if name in seen:
+                clone = copy.deepcopy(floats[name])
+                clone.name = f"{name}__{node.name}__{k}"
+                model.graph.initializer.append(clone)
+                node.input[k] = clone.name
+            seen.add(name)
+    return model
+
+
 def fp16_from_fp32(model):
     """A mixed-precision copy of the FP32 ``onnx.ModelProto`` ``model``."""
     require("onnxconverter_common", "export")
     from onnxconverter_common.float16 import convert_float_to_float16
 
+    model = _unshared_initializers(model)
     blocked_nodes = fp32_node_names(model)
     network_casts = {n.name for n in model.graph.node if n.op_type == "Cast"} - set(blocked_nodes)
     if not any(name.startswith(POSTPROCESS_SCOPE) for name in blocked_nodes):
