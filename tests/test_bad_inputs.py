@@ -217,6 +217,17 @@ def _disk_full(env: Env) -> list[str]:
     return ["build", model, "--target", "cpu", "-o", env.p("built")]
 
 
+def _disk_full_eval_json(env: Env) -> list[str]:
+    """A good data set and model; the disk fills while the scores JSON is written."""
+    argv = _dataset(env)
+
+    def full(fd):
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+    env.monkeypatch.setattr(os, "fsync", full)
+    return argv
+
+
 def _train(env: Env, *sets: str) -> list[str]:
     argv = ["train", str(CONFIG), "--out", env.p("run")]
     for s in sets:
@@ -243,7 +254,7 @@ CASES: list[Case] = [
          lambda e: _run_argv(e, e.write("empty.onnx", b"")), "is empty (0 bytes)", absent=("out.mp4",)),
     Case("onnx_truncated", "ONNX cut to 300 bytes", "build --target cpu",
          lambda e: ["build", e.write("cut.onnx", Path(e.onnx()).read_bytes()[:300]), "--target", "cpu", "-o", e.p("built")],
-         "cut.onnx is not a readable ONNX file", absent=("built/cut.onnx",)),
+         "cut.onnx is not a readable ONNX file", absent=("built/cut.cpu.onnx",)),
     Case("onnx_corrupt", "ONNX of garbage bytes", "quantize --precision fp16",
          lambda e: ["quantize", e.write("junk.onnx", b"\x08\x01garbage" * 50), "--precision", "fp16", "-o", e.p("fp16.onnx")],
          "junk.onnx is not an ONNX model", absent=("fp16.onnx",)),
@@ -334,7 +345,10 @@ CASES: list[Case] = [
     # faults
     Case("disk_full_during_build", "disk full while writing the built artifact (os.fsync raises ENOSPC)",
          "build --target cpu", _disk_full, "No space left on device on the file system of {tmp}/built; free some space",
-         absent=("built/model.onnx", "built/model.onnx.json"), fault=True),
+         absent=("built/model.cpu.onnx", "built/model.cpu.onnx.json"), fault=True),
+    Case("disk_full_during_eval_json", "quota exceeded while writing eval's --json (os.fsync raises EDQUOT)", "eval",
+         _disk_full_eval_json, "cannot write {tmp}/scores.json: Disk quota exceeded on the file system of {tmp}",
+         absent=("scores.json",), fault=True),
 ]
 
 
@@ -368,6 +382,12 @@ def test_catalogue_covers_the_issue():
                    "calibration_", "disk_full"):
         assert any(n.startswith(prefix) for n in names), prefix
     assert len(names) == len(CASES)
+
+
+def test_docs_table_is_generated_from_this_list():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bad_inputs_table.py"), "--check"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_debug_shows_a_traceback(tmp_path):
