@@ -8,12 +8,15 @@ POSIX and Windows when source and target are on the same file system.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import EdgesegError
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _check_parent(path: Path) -> None:
@@ -51,9 +54,15 @@ def atomic_path(path: str | os.PathLike, *, make_parents: bool = False, keep_suf
     try:
         yield tmp
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            # A full disk or quota is the user's to fix: one message, not a traceback.
+            raise EdgesegError(
+                f"cannot write {final}: {exc.strerror or exc} on the file system of {final.parent}; "
+                f"free some space (or pick another folder) and run again; {final.name} was left as it was"
+            ) from exc
         raise
 
 

@@ -129,7 +129,7 @@ def build_dataclass(cls: type[T], data: Any, where: str = "config") -> T:
     if unknown:
         prefix = "" if where == "config" else where + "."
         raise EdgesegError(
-            f"{where}: unknown key {prefix}{unknown[0]!r}; valid keys here: {', '.join(valid)}"
+            f"{where}: unknown key '{prefix}{unknown[0]}'; valid keys here: {', '.join(valid)}"
         )
     values = {}
     for name, value in data.items():

@@ -96,7 +96,11 @@ def read_classes_file(path: Path) -> DatasetInfo:
     if not path.is_file():
         raise EdgesegError(f"class list {path} does not exist; write one class name per line (optionally 'name R G B')")
     classes, palette = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EdgesegError(f"class list {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

@@ -30,6 +30,7 @@ from edgeseg.metadata import ModelMetadata
 
 from . import trt_compat as compat
 from .cache import (
+    artifact_lock,
     build_key,
     cached_build,
     key_fields,
@@ -357,9 +358,15 @@ def build(onnx_path: str | Path, target: Target, out_dir: str | Path | None = No
     out = Path(out_dir) if out_dir is not None else None
     if target.is_tensorrt:
         compat.import_tensorrt(target.name)  # before reading anything: the most useful message first
-        return build_tensorrt(read_onnx(onnx_path), target, out, **kwargs)
-    kwargs.pop("use_dla", None)
-    return build_cpu(read_onnx(onnx_path), target, out, force=kwargs.get("force", False))
+    facts = read_onnx(onnx_path)
+    # One build of an artifact at a time: a second build of the same output waits, then finds it up to date.
+    # Without this, two TensorRT builds (whose plans differ run to run) could leave one's engine beside the
+    # other's sidecar, an artifact that check_artifact then refuses.
+    with artifact_lock(artifact_path(facts.path, target, out)):
+        if target.is_tensorrt:
+            return build_tensorrt(facts, target, out, **kwargs)
+        kwargs.pop("use_dla", None)
+        return build_cpu(facts, target, out, force=kwargs.get("force", False))
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -97,6 +97,12 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def artifact_lock(artifact: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock serialising builds of ``artifact``; its file lives in the cache folder, not beside the artifact."""
+    name = hashlib.sha256(str(Path(artifact).resolve()).encode()).hexdigest()[:24]
+    return file_lock(cache_dir() / "locks" / name)
+
+
 def read_timing_cache(path: Path) -> bytes:
     """The serialized timing cache at ``path`` (b"" if none yet), read under the lock."""
     with file_lock(path):

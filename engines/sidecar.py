@@ -48,13 +48,24 @@ def read_sidecar(artifact: str | Path) -> dict[str, Any]:
         raise EdgesegError(f"{artifact} has no sidecar {path}; rebuild it with 'edgeseg build MODEL.onnx --target NAME'")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise EdgesegError(f"sidecar {path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise EdgesegError(f"sidecar {path} is not a JSON object")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise EdgesegError(f"sidecar {path} lacks {', '.join(missing)}; rebuild with 'edgeseg build MODEL.onnx --target NAME'")
+    fix = "rebuild with 'edgeseg build MODEL.onnx --target NAME'"
+    if not isinstance(data["schema_version"], int) or isinstance(data["schema_version"], bool):
+        raise EdgesegError(f"sidecar {path}: schema_version must be an integer, got {data['schema_version']!r}; {fix}")
+    for key in ("kind", "target", "runtime", "runtime_version", "engine_sha256", "key"):
+        if not isinstance(data[key], str):
+            raise EdgesegError(f"sidecar {path}: {key} must be a string, got {data[key]!r}; {fix}")
+    for key in ("source_onnx", "build_options"):
+        if not isinstance(data[key], dict):
+            raise EdgesegError(f"sidecar {path}: {key} must be a JSON object, got {data[key]!r}; {fix}")
+    if "gpu" in data and data["gpu"] is not None and not isinstance(data["gpu"], dict):
+        raise EdgesegError(f"sidecar {path}: gpu must be a JSON object or null, got {data['gpu']!r}; {fix}")
     if data["schema_version"] > SIDECAR_SCHEMA:
         raise EdgesegError(f"sidecar {path} has schema {data['schema_version']}, newer than this edgeseg ({SIDECAR_SCHEMA}); upgrade edgeseg")
     ModelMetadata.from_dict(data["metadata"], source=str(path))

@@ -89,5 +89,6 @@ def load_image_folder(folder: str | os.PathLike, height: int, width: int, *, cou
         paths.append(path)
         digest.update(f"{path.name}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     if not images:
-        raise EdgesegError(f"{what} folder {folder} holds no readable image ({len(candidates)} file(s) could not be decoded)")
+        raise EdgesegError(f"{what} folder {folder} holds no readable image ({len(candidates)} file(s) could not be decoded); "
+                           "re-copy the images or point at another folder")
     return ImageSet(np.stack(images), paths, digest.hexdigest())

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 import sys
 import time
@@ -222,7 +223,7 @@ class SyntheticSource(Source):
 
     def __init__(self, uri: str = "synthetic://", *, width: int = 640, height: int = 480, fps: float = 30.0,
                  frames: int = 0):
-        if width <= 0 or height <= 0 or fps <= 0 or frames < 0:
+        if not (width > 0 and height > 0 and fps > 0 and frames >= 0):  # also refuses NaN
             raise EdgesegError(f"{uri}: width, height and fps must be positive and frames >= 0")
         self.uri = uri
         self.live = True
@@ -251,6 +252,10 @@ class SyntheticSource(Source):
         return frame
 
 
+# Larger values are typos, and a huge width/height would allocate frames of petabytes.
+OPTION_LIMITS = {"width": 16384, "height": 16384, "fps": 1000, "frames": 10**12}
+
+
 def _options(query: str, uri: str, allowed: tuple[str, ...]) -> dict[str, float]:
     values: dict[str, float] = {}
     for key, items in parse_qs(query, keep_blank_values=True).items():
@@ -260,6 +265,9 @@ def _options(query: str, uri: str, allowed: tuple[str, ...]) -> dict[str, float]
             values[key] = float(items[-1])
         except ValueError:
             raise EdgesegError(f"{uri}: option {key}={items[-1]!r} is not a number") from None
+        limit = OPTION_LIMITS.get(key, 10**12)
+        if not math.isfinite(values[key]) or not 0 <= values[key] <= limit:
+            raise EdgesegError(f"{uri}: option {key}={items[-1]!r} must be a number from 0 to {limit}")
     return values
 
 
@@ -382,7 +390,12 @@ def open_source(uri: str, *, live: bool = False) -> Source:
                              hint="check the pipeline with gst-launch-1.0 (replace appsink with fakesink)")
     if uri.isdigit():
         return open_camera(uri, int(uri), {})
-    parts = urlsplit(uri)
+    if "\0" in uri:
+        raise EdgesegError(f"source {uri!r} contains a NUL character; give a file, folder, camera or URI")
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: http://[::1
+        raise EdgesegError(f"source {uri}: not a valid URI ({exc}); check the address") from None
     scheme = parts.scheme.lower() if "://" in uri else ""
     if not scheme:
         if uri.startswith("/dev/video"):

@@ -11,6 +11,8 @@ never a file from disk:
 
 It binds to 127.0.0.1 unless given another host. With a token, every request
 must carry ``?token=...`` (the page passes its own on to the stream and stats).
+Bound to any other address without a token, it makes a random one and logs
+the URL that carries it: what the network can reach always needs a token.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -136,7 +139,11 @@ class WebViewer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="edgeseg-web", daemon=True)
         self._thread.start()
         if self.host not in LOOPBACK and not self.token:
-            log.warning("web viewer on %s is reachable from the network without a token; add ?token=SECRET to the sink", self.url)
+            # Reachable from the network: never without a token. Make one (as Jupyter does) and show the URL with it.
+            self.token = secrets.token_urlsafe(16)
+            log.warning("web viewer on %s is reachable from the network: requests need the token; open %s?token=%s "
+                        "(or choose one with ?token=SECRET on the sink)", self.url, self.url, self.token)
+            return
         log.info("web viewer at %s%s", self.url, "?token=..." if self.token else "")
 
     def publish(self, image: np.ndarray) -> None:

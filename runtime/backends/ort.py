@@ -61,14 +61,70 @@ def open_session(path: str | os.PathLike, providers: list[str] | None = None, th
 
 
 def session_metadata(session, source: str) -> ModelMetadata:
-    """The edgeseg metadata stored in an ONNX model's ``metadata_props``."""
+    """The edgeseg metadata stored in an ONNX model's ``metadata_props``.
+
+    Without it, a minimal metadata is inferred when the graph itself honours
+    the contract (see :func:`infer_metadata`); otherwise the error names what
+    is missing.
+    """
     custom = session.get_modelmeta().custom_metadata_map
     if ONNX_METADATA_KEY not in custom:
-        raise EdgesegError(
-            f"{source} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}'); "
-            "export it with 'edgeseg export', or add the metadata with 'edgeseg export --attach'"
-        )
+        return infer_metadata(session, source)
     return ModelMetadata.from_json(custom[ONNX_METADATA_KEY], source=source)
+
+
+def infer_metadata(session, source: str) -> ModelMetadata:
+    """A minimal metadata for an ONNX without edgeseg metadata, if its I/O is the contract.
+
+    The contract can be inferred when the model takes ``image`` uint8
+    N x H x W x 3 (H, W fixed) and returns ``labels`` uint8 N x H x W: the
+    preprocessing is then in the graph, so the normalisation does not matter.
+    The class count comes from a ``logits``/``scores`` output N x C x H x W if
+    there is one, else it is 256 (every uint8 label); classes are named
+    ``class0``... and coloured with the default palette. Anything else is
+    refused with the list of what does not match.
+    """
+    import logging
+
+    from edgeseg.metadata import InputSpec
+    from edgeseg.palettes import default_palette
+
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    problems = []
+    image = inputs.get("image")
+    if image is None:
+        problems.append(f"an input named 'image' (inputs: {list(inputs)})")
+    elif (image.type != "tensor(uint8)" or len(image.shape) != 4 or image.shape[3] != 3
+          or not all(isinstance(d, int) and d > 0 for d in image.shape[1:3])):
+        problems.append(f"input 'image' as uint8 N x H x W x 3 with fixed H, W (it is {image.type} {image.shape})")
+    labels = outputs.get("labels")
+    if labels is None:
+        problems.append(f"an output named 'labels' (outputs: {list(outputs)})")
+    elif labels.type != "tensor(uint8)" or len(labels.shape) != 3:
+        problems.append(f"output 'labels' as uint8 N x H x W (it is {labels.type} {labels.shape})")
+    if problems:
+        raise EdgesegError(
+            f"{source} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}') and its contract cannot be "
+            f"inferred: missing {'; '.join(problems)}. Export it with 'edgeseg export', which writes both"
+        )
+    num_classes = 256
+    for name in ("logits", "scores"):
+        shape = outputs[name].shape if name in outputs else None
+        if shape and len(shape) == 4 and isinstance(shape[1], int) and shape[1] > 0:
+            num_classes = shape[1]
+            break
+    logging.getLogger(__name__).warning(
+        "%s has no edgeseg metadata: inferred the contract from its inputs/outputs (%dx%d, %d classes named "
+        "class0..., default palette); export it with 'edgeseg export' for real class names and colours",
+        source, image.shape[1], image.shape[2], num_classes,
+    )
+    return ModelMetadata(
+        architecture="unknown (inferred from the ONNX graph)",
+        classes=[f"class{i}" for i in range(num_classes)],
+        palette=[list(c) for c in default_palette(num_classes)],
+        input=InputSpec(height=image.shape[1], width=image.shape[2], mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0]),
+    )
 
 
 class OrtBackend(Backend):

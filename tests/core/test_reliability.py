@@ -29,7 +29,7 @@ def test_disk_full_during_write_keeps_the_old_file(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(EdgesegError, match="No space left on device on the file system of .*free some space"):
         atomic_write_bytes(target, b"new" * 1000)
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert target.read_bytes() == b"old and good"

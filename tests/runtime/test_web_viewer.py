@@ -97,6 +97,66 @@ def test_token_is_required_when_set():
         viewer.close()
 
 
+def _raw(viewer: WebViewer, request: bytes) -> bytes:
+    """Send bytes as they are (http.client would normalise the request line)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", viewer.port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("request_line", [b"GET ../../etc/passwd HTTP/1.0", b"GET //etc/passwd HTTP/1.0",
+                                          b"GET /..%2f..%2fetc%2fpasswd HTTP/1.0", b"GET http://evil/../README.md HTTP/1.0",
+                                          b"GET /%00 HTTP/1.0"])
+def test_raw_traversal_requests_get_404(viewer, request_line):
+    reply = _raw(viewer, request_line + b"\r\n\r\n")
+    assert reply.split(b"\r\n", 1)[0].split(b" ")[1] == b"404"
+    assert b"root:" not in reply and b"[project]" not in reply
+
+
+def test_only_get_is_served(viewer):
+    for method in (b"POST", b"PUT", b"DELETE"):
+        reply = _raw(viewer, method + b" / HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+        assert reply.split(b" ")[1] == b"501", reply[:80]
+
+
+def test_viewer_binds_loopback_by_default():
+    viewer = WebViewer(port=0)
+    viewer.start()
+    try:
+        assert viewer.host == "127.0.0.1" and viewer._server.server_address[0] == "127.0.0.1"
+        assert viewer.token is None and get(viewer, "/")[0] == 200
+    finally:
+        viewer.close()
+
+
+def test_bound_to_every_interface_it_always_needs_a_token(caplog):
+    import logging
+
+    viewer = WebViewer("0.0.0.0", 0)
+    with caplog.at_level(logging.WARNING):
+        viewer.start()
+    try:
+        token = viewer.token
+        assert token and len(token) >= 16
+        assert f"?token={token}" in caplog.text  # the URL to open is shown once
+        for path in ("/", "/stats.json", "/frame.jpg", "/?token=wrong"):
+            assert get(viewer, path)[0] == 401
+        assert get(viewer, f"/?token={token}")[0] == 200
+    finally:
+        viewer.close()
+    other = WebViewer("0.0.0.0", 0)
+    other.start()
+    try:
+        assert other.token != token  # random per run, not a fixed default
+    finally:
+        other.close()
+
+
 def test_sink_uri_binds_loopback_by_default():
     sink = open_sink("http://:0")  # no host given
     try:

@@ -65,7 +65,7 @@ def test_unknown_architecture_is_rejected_with_valid_names(tmp_path, capsys):
 @pytest.mark.parametrize("override, message", [
     ("epochz=3", "unknown key 'epochz'; valid keys here: epochs"),
     ("epochs=three", "epochs: expected an integer, got 'three'"),
-    ("data.rot=/x", "unknown key data.'rot'"),
+    ("data.rot=/x", "unknown key 'data.rot'"),
     ("optimizer=adam", "optimizer: 'adam' is not one of ['adamw', 'sgd']"),
 ])
 def test_config_errors_name_the_key(override, message, tmp_path, capsys):
