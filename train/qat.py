@@ -13,11 +13,16 @@ Placement (the same as :mod:`edgeseg.export.int8`, which TensorRT fuses):
 Tool: PyTorch's own ``torch.fake_quantize_per_tensor_affine`` and
 ``torch.fake_quantize_per_channel_affine`` (straight-through gradients), which
 the TorchScript ONNX exporter (``dynamo=False``) writes as
-QuantizeLinear/DequantizeLinear pairs. NVIDIA ModelOpt's PyTorch quantization
-would do the same job, but its ONNX export path and placement rules are its
-own; with the plain ops the placement is exactly the PTQ export's, the export
-is the same exporter the FP32 stage uses, and no extra dependency is needed.
-(ModelOpt was not evaluated on this machine within the time of this change.)
+QuantizeLinear/DequantizeLinear pairs. Why not NVIDIA ModelOpt's PyTorch
+quantization (``nvidia-modelopt`` 0.47, a pure-Python wheel): its base
+install pulls ninja, nvidia-ml-py, pulp, omegaconf, pydantic, scipy and more
+into the train extra, it places quantizers by its own config rules (which
+would have to be re-tuned to match the PTQ export's placement), and it
+exports Q/DQ through its own symbolic functions. With the plain ops the
+placement is exactly the PTQ export's by construction, the export is the
+same exporter the FP32 stage uses, and no dependency is added. ModelOpt was
+downloaded but not installed or measured here (time), so this is a choice
+on those grounds, not on measured ModelOpt behaviour.
 
 The quantized modules keep their class's parameter names (``weight``,
 ``bias``): the checkpoint's ``model`` state dict stays loadable by
