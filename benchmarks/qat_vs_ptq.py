@@ -51,6 +51,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-train-images", type=int, default=0, help="0: all")
     parser.add_argument("--eval-limit", type=int, default=0, help="score the first N images (0: all)")
+    parser.add_argument("--freeze-bn", action="store_true", help="keep BatchNorm statistics fixed while fine-tuning")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "out" / "qat_vs_ptq"))
     args = parser.parse_args()
@@ -74,7 +75,8 @@ def main() -> int:
     overrides = {"data.root": f'"{data}"', "data.train_split": f'"{train_split}"', "epochs": args.epochs,
                  "lr": args.lr, "warmup_epochs": 0, "batch_size": args.batch_size, "threads": args.threads,
                  "augment.crop_height": crop_h, "augment.crop_width": crop_w, "max_train_images": args.max_train_images,
-                 "max_val_images": 8, "val_every": args.epochs}
+                 "max_val_images": 8, "val_every": args.epochs,
+                 "freeze_bn": "true" if args.freeze_bn else "false"}
     train_argv = ["train", str(ROOT / "configs" / "camvid_enet.toml"), "--out", str(out / "qat_run"), "--no-progress",
                   "--qat-from", args.checkpoint, "--qat-calib", str(calib)]
     for key, value in overrides.items():
@@ -94,14 +96,15 @@ def main() -> int:
     fp32_miou = rows[0]["miou"]
     lines = [f"mIoU on {data.name} {args.split} ({rows[0]['images']} images), onnxruntime CPU. QAT: {args.epochs} "
              f"epoch(s), crop {crop_h}x{crop_w}, lr {args.lr:g}, batch {args.batch_size}, "
-             f"{args.max_train_images or 'all'} {train_split} images, {train_seconds / 60:.1f} min of training.", "",
+             f"{args.max_train_images or 'all'} {train_split} images, BatchNorm {'frozen' if args.freeze_bn else 'training'}, "
+             f"{train_seconds / 60:.1f} min of training.", "",
              "| variant | mIoU | vs FP32 (points) |", "|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['variant']} | {100 * row['miou']:.2f} | {100 * (row['miou'] - fp32_miou):+.2f} |")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps({
         "rows": rows, "epochs": args.epochs, "crop": [crop_h, crop_w], "lr": args.lr, "batch_size": args.batch_size,
-        "max_train_images": args.max_train_images, "train_seconds": train_seconds,
+        "max_train_images": args.max_train_images, "freeze_bn": args.freeze_bn, "train_seconds": train_seconds,
         "total_seconds": time.perf_counter() - started, "data": str(data), "split": args.split}, indent=2))
     print("\n".join(lines))
     return 0

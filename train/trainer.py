@@ -139,6 +139,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
     if task == "proposals":  # DeepMask-style models: windows, mask + score loss; their own loop
+        if qat_from is not None:
+            raise EdgesegError("--qat-from supports semantic segmentation models only, not proposal models")
         from .proposals_trainer import train_proposals
 
         return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
