@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after N epochs of this invocation (resume later with --resume)")
+    p.add_argument("--qat-from", metavar="MODEL.pt",
+                   help="quantization-aware fine-tune of this trained checkpoint (fake INT8 where the INT8 export puts Q/DQ)")
+    p.add_argument("--qat-calib", metavar="DIR", help="images for the QAT range initialisation (default calib_data/camvid)")
 
     p = add("export", _export, "checkpoint -> ONNX (uint8 BGR NHWC in, uint8 labels out), parity-checked (needs edgeseg[export])")
     p.add_argument("checkpoint", help="checkpoint .pt")

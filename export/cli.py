@@ -8,6 +8,9 @@ import argparse
 def run_export(args: argparse.Namespace) -> int:
     from .onnx_from_torch import export_checkpoint
 
+    if _is_qat_checkpoint(args.checkpoint):
+        return _run_qat_export(args)
+
     result = export_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
         with_logits=args.logits, parity_images=args.parity_images, parity_count=args.parity_count,
@@ -37,3 +40,24 @@ def run_quantize(args: argparse.Namespace) -> int:
         print(f"accuracy gate passed (max drop {result.gate.max_drop:g} points): {result.gate.comparison.describe()}")
     return 0
 
+
+
+def _is_qat_checkpoint(path: str) -> bool:
+    from edgeseg.train.checkpoint import load_checkpoint
+
+    return "qat" in load_checkpoint(path)
+
+
+def _run_qat_export(args: argparse.Namespace) -> int:
+    from .qat_onnx import export_qat_checkpoint
+
+    result = export_qat_checkpoint(
+        args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
+        with_logits=args.logits, parity_images=args.parity_images, parity_count=args.parity_count,
+    )
+    spec = result.metadata.input
+    print(f"wrote {result.path} (int8, Q/DQ from quantization-aware training): image uint8 "
+          f"{args.batch}x{spec.height}x{spec.width}x3 BGR -> labels; opset {args.opset}")
+    print(f"labels agree with the fake-quantized PyTorch model on {100 * result.label_agreement:.3f} % of pixels")
+    print(f"next: edgeseg build {result.path}")
+    return 0

@@ -118,7 +118,8 @@ def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> dict[str, Any]:
+          stop_after: int | None = None, qat_from: str | Path | None = None,
+          qat_calib: str | Path | None = None) -> dict[str, Any]:
     """Train ``cfg`` into ``out_dir``; returns the last epoch's metrics.
 
     With ``resume``, continues from ``out_dir/last.pt``: same epoch count,
@@ -126,6 +127,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     seeded per epoch, so the result equals an uninterrupted run.
     ``stop_after`` ends this call after that many epochs (the run stays
     resumable), for training in slices of a longer schedule.
+    ``qat_from`` fine-tunes that checkpoint with fake INT8 quantization
+    (:mod:`edgeseg.train.qat`), calibrated on ``qat_calib``.
 
     Under torchrun (WORLD_SIZE > 1) this runs data-parallel: ``batch_size``
     is the global batch, metrics are reduced over ranks, and only rank 0
@@ -136,6 +139,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
     if task == "proposals":  # DeepMask-style models: windows, mask + score loss; their own loop
+        if qat_from is not None:
+            raise EdgesegError("--qat-from supports semantic segmentation models only, not proposal models")
         from .proposals_trainer import train_proposals
 
         return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
@@ -181,6 +186,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
     except TypeError as exc:
         raise EdgesegError(f"model.args: {exc}") from None
+    qat_record = None
+    if qat_from is not None:
+        from .qat import start_qat
+
+        qat_record = start_qat(model, qat_from, calib_dir=qat_calib, resume_from=last_path if resume else None)
     if cfg.sync_bn and ctx.distributed:
         if device.type != "cuda":
             raise EdgesegError("sync_bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); set sync_bn = false on CPU")
@@ -280,7 +290,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             best_miou = record["val_miou"]
         if ctx.is_main:
             _save_epoch(out, cfg, info, model, optimizer, scheduler, record, best_miou, global_step,
-                        len(train_set), improved, metric_lines, writer)
+                        len(train_set), improved, metric_lines, writer, qat_record)
         barrier(ctx)
         log.info("epoch %d: loss %.4f val mIoU %s (%.0f s)", epoch + 1, train_loss,
                  f"{record['val_miou']:.4f}" if "val_miou" in record else "-", record["seconds"])
@@ -292,7 +302,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
 
 def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, scheduler, record: dict[str, Any],
                 best_miou: float, global_step: int, train_images: int, improved: bool, metric_lines: list[str],
-                writer) -> None:
+                writer, qat_record: dict | None = None) -> None:
     """Write best.pt (if improved), last.pt, then metrics.jsonl and TensorBoard (rank 0 only)."""
     meta = _metadata(cfg, info, {"epoch": record["epoch"], "val_miou": record.get("val_miou"), "best_val_miou": best_miou,
                                  "val_split": cfg.data.val_split, "train_images": train_images})
@@ -300,6 +310,8 @@ def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, 
         "format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(),
         "epoch": record["epoch"], "best_miou": best_miou, "global_step": global_step, "config": config_to_dict(cfg),
     }
+    if qat_record is not None:  # marks a QAT model: 'edgeseg export' writes its Q/DQ INT8 ONNX
+        checkpoint["qat"] = qat_record
     if improved:
         save_checkpoint(out / "best.pt", checkpoint)
     save_checkpoint(out / "last.pt", {**checkpoint, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
