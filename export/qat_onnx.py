@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import EdgesegError, require
+from edgeseg.hashing import sha256_file
 
-from .onnx_io import check_model, drop_output, save_onnx, set_metadata, sha256_file, tool_versions
+from .onnx_io import check_model, drop_output, save_onnx, set_metadata, tool_versions
 
 log = logging.getLogger("edgeseg.export")
 

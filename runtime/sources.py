@@ -369,6 +369,11 @@ def open_path(uri: str, target: str, *, live: bool) -> Source:
     return source
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def open_source(uri: str, *, live: bool = False) -> Source:
     """Open the source named by ``uri`` (see the module docstring).
 
@@ -388,7 +393,7 @@ def open_source(uri: str, *, live: bool = False) -> Source:
             raise EdgesegError(f"GStreamer source {pipeline!r} must end in an appsink (e.g. '... ! videoconvert ! appsink')")
         return CaptureSource(uri, pipeline, cv2.CAP_GSTREAMER, live=True, what="GStreamer pipeline", fps=30.0,
                              hint="check the pipeline with gst-launch-1.0 (replace appsink with fakesink)")
-    if uri.isdigit():
+    if _is_number(uri):
         return open_camera(uri, int(uri), {})
     if "\0" in uri:
         raise EdgesegError(f"source {uri!r} contains a NUL character; give a file, folder, camera or URI")
@@ -406,13 +411,13 @@ def open_source(uri: str, *, live: bool = False) -> Source:
     if scheme == "v4l2":
         opts = _options(parts.query, uri, ("width", "height", "fps"))
         device = parts.path or parts.netloc
-        return open_camera(uri, int(device) if device.isdigit() else device, opts)
+        return open_camera(uri, int(device) if _is_number(device) else device, opts)
     if scheme == "csi":
         if not gstreamer_available():
             raise EdgesegError(gstreamer_missing_message(uri))
         opts = _options(parts.query, uri, ("width", "height", "fps"))
         sensor = parts.netloc or "0"
-        if not sensor.isdigit():
+        if not _is_number(sensor):
             raise EdgesegError(f"{uri}: the CSI sensor must be a number (csi://0, csi://1)")
         width, height, fps = int(opts.get("width", 1280)), int(opts.get("height", 720)), int(opts.get("fps", 30))
         return CaptureSource(

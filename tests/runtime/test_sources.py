@@ -118,3 +118,13 @@ def test_synthetic_source_moves_and_ends():
     frames = read_all(source)
     assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
     assert np.abs(frames[0].astype(int) - frames[1]).mean() > 5  # the pattern moves
+
+
+def test_non_ascii_digits_are_not_camera_indices(tmp_path, monkeypatch):
+    """'²'.isdigit() is True but int('²') fails: found by hypothesis; must be a clean EdgesegError."""
+    from edgeseg.errors import EdgesegError
+    from edgeseg.runtime.sources import open_source
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EdgesegError, match="does not exist"):
+        open_source("²")
