@@ -65,6 +65,15 @@ def check_opset(opset: int) -> None:
         raise EdgesegError(f"opset {opset} is not supported: choose {MIN_OPSET}..{newest} (default {DEFAULT_OPSET})")
 
 
+def check_export_args(output: Path, batch: int, opset: int) -> None:
+    """Refuse a bad batch, opset or output folder before any slow step (not at the final write)."""
+    if batch < 1:
+        raise EdgesegError(f"--batch must be at least 1, got {batch}")
+    check_opset(opset)
+    if not output.parent.is_dir():
+        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
+
+
 def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int):
     """Trace ``wrapper`` (outputs labels, logits) to an ``onnx.ModelProto``."""
     torch = require("torch", "export")
@@ -114,11 +123,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
 
     checkpoint = Path(checkpoint)
     output = Path(output)
-    if batch < 1:
-        raise EdgesegError(f"--batch must be at least 1, got {batch}")
-    check_opset(opset)
-    if not output.parent.is_dir():  # fail before the slow steps, not at the final write
-        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
+    check_export_args(output, batch, opset)
     ckpt = load_checkpoint(checkpoint)
     model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
     entry = get_entry(meta.architecture)

@@ -58,18 +58,14 @@ def export_qat_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
     from edgeseg.train.qat import qat_model_from_checkpoint
 
     from .images import load_image_folder
-    from .onnx_from_torch import DEFAULT_PARITY_IMAGES, check_input_size, check_opset, onnx_from_torch
+    from .onnx_from_torch import DEFAULT_PARITY_IMAGES, check_export_args, check_input_size, onnx_from_torch
     from .wrapper import DeployWrapper
 
     checkpoint = Path(checkpoint)
     output = Path(output)
-    if batch < 1:
-        raise EdgesegError(f"--batch must be at least 1, got {batch}")
-    check_opset(opset)
+    check_export_args(output, batch, opset)
     if opset < 13:
         raise EdgesegError("QAT export needs opset 13 or newer (per-channel DequantizeLinear)")
-    if not output.parent.is_dir():
-        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
     ckpt = load_checkpoint(checkpoint)
     model, meta = qat_model_from_checkpoint(ckpt, str(checkpoint))
     entry = get_entry(meta.architecture)
