@@ -50,10 +50,11 @@ def test_eval_class_count_mismatch(tmp_path, capsys):
 
 @pytest.mark.skipif(not COMMITTED_ENET.exists(), reason="no committed model")
 def test_committed_enet_on_samples():
-    """The committed CamVid ENet segments the bundled val samples (a floor, not its val score)."""
+    """The committed CamVid ENet segments the bundled val samples (a floor just under its score)."""
     with open_backend(COMMITTED_ENET) as backend:
         assert backend.metadata.architecture == "enet" and backend.metadata.num_classes == 11
         result = evaluate(backend, SAMPLES, "val")
     scores = result.to_dict(backend.metadata.classes)
     assert scores["images"] == 20
-    assert scores["pixel_accuracy"] > 0.6 and scores["miou"] > 0.2, scores
+    # The committed model scores 57.9 % mIoU on these 20 frames; a floor catches a broken model or pipeline.
+    assert scores["pixel_accuracy"] > 0.8 and scores["miou"] > 0.55, scores
