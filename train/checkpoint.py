@@ -43,7 +43,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise EdgesegError(f"checkpoint {path} does not exist")
+        raise EdgesegError(f"checkpoint {path} does not exist; check the path (edgeseg train writes RUN/best.pt and RUN/last.pt)")
     if path.stat().st_size == 0:
         raise EdgesegError(f"checkpoint {path} is empty (0 bytes); an interrupted copy? re-copy or re-train it")
     try:

@@ -36,7 +36,7 @@ def open_session(path: str | os.PathLike, providers: list[str] | None = None, th
     ort = require("onnxruntime", "runtime")
     path = Path(path)
     if not path.is_file():
-        raise EdgesegError(f"ONNX file {path} does not exist")
+        raise EdgesegError(f"ONNX file {path} does not exist; check the path, or export one: edgeseg export CHECKPOINT.pt -o {path}")
     if path.stat().st_size == 0:
         raise EdgesegError(f"ONNX file {path} is empty (0 bytes)")
     wanted = [PROVIDER_ALIASES.get(p, p) for p in (providers or ["cpu"])]
