@@ -67,7 +67,10 @@ def trained_miou(name: str) -> str:
 
     checkpoint = load_checkpoint(path)
     training = checkpoint["metadata"].get("training", {})
-    return f"{100 * checkpoint['best_miou']:.1f} % (epoch {training.get('epoch', checkpoint.get('epoch'))})"
+    epoch = training.get("epoch", checkpoint.get("epoch"))
+    planned = checkpoint.get("config", {}).get("epochs")
+    # "epoch 36 of 80" marks a checkpoint published while its run was still going.
+    return f"{100 * checkpoint['best_miou']:.1f} % (epoch {epoch}{f' of {planned}' if planned else ''})"
 
 
 def summary(doc: str | None) -> str:
