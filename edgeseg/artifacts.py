@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EdgesegError
+from .jsonfile import read_json
 from .metadata import ONNX_METADATA_KEY, ModelMetadata
 
 
@@ -58,10 +59,7 @@ def read_artifact_metadata(path: str | Path) -> tuple[str, ModelMetadata, dict[s
         sidecar = path.with_name(path.name + ".json")
         if not sidecar.is_file():
             raise EdgesegError(f"engine {path} has no sidecar {sidecar}; rebuild it with 'edgeseg build'")
-        try:
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise EdgesegError(f"sidecar {sidecar} is not valid JSON ({exc})") from None
+        data = read_json(sidecar, "sidecar")
         if not isinstance(data, dict) or "metadata" not in data:
             raise EdgesegError(f"sidecar {sidecar} lacks 'metadata'")
         extra = {k: v for k, v in data.items() if k != "metadata"}

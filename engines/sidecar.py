@@ -21,6 +21,7 @@ from typing import Any
 from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
+from edgeseg.jsonfile import read_json
 from edgeseg.metadata import ModelMetadata
 
 from .cuda_rt import GpuInfo
@@ -46,10 +47,7 @@ def read_sidecar(artifact: str | Path) -> dict[str, Any]:
     path = sidecar_path(artifact)
     if not path.is_file():
         raise EdgesegError(f"{artifact} has no sidecar {path}; rebuild it with 'edgeseg build MODEL.onnx --target NAME'")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise EdgesegError(f"sidecar {path} is not valid JSON ({exc})") from None
+    data = read_json(path, "sidecar")
     if not isinstance(data, dict):
         raise EdgesegError(f"sidecar {path} is not a JSON object")
     missing = [k for k in REQUIRED if k not in data]

@@ -214,10 +214,7 @@ def unsupported_nodes(parser: trt.OnnxParser, model: bytes, path: str, version: 
         bad_indices = [int(n) for graph_nodes, ok in subgraphs if not ok for n in graph_nodes]
     for i in range(parser.num_errors):
         error = parser.get_error(i)
-        index = int(error.node())
-        name, op_type = _describe_node(index, nodes)
-        if version.major >= 10 and error.node_name():
-            name = error.node_name()
+        index, name, op_type = _error_node(error, version, nodes)
         found[index] = UnsupportedNode(index, name, op_type, error.desc())
     if not found:  # no error detail: name every node of the unsupported subgraphs
         for index in bad_indices:
@@ -226,15 +223,21 @@ def unsupported_nodes(parser: trt.OnnxParser, model: bytes, path: str, version: 
     return [found[k] for k in sorted(found)]
 
 
+def _error_node(error: Any, version: TrtVersion, nodes: list[tuple[str, str]]) -> tuple[int, str, str]:
+    """(index, name, op type) of the ONNX node a parser error points at; 10+ also give its name."""
+    index = int(error.node())
+    name, op_type = _describe_node(index, nodes)
+    if version.major >= 10 and error.node_name():
+        name = error.node_name()
+    return index, name, op_type
+
+
 def parser_errors(parser: trt.OnnxParser, version: TrtVersion, nodes: list[tuple[str, str]]) -> list[str]:
     """The parser's errors after a failed ``parse``, each naming its ONNX node."""
     messages = []
     for i in range(parser.num_errors):
         error = parser.get_error(i)
-        index = int(error.node())
-        name, op_type = _describe_node(index, nodes)
-        if version.major >= 10 and error.node_name():
-            name = error.node_name()
+        index, name, op_type = _error_node(error, version, nodes)
         messages.append(f"node #{index} '{name}' ({op_type}): {error.desc()}" if index >= 0 else error.desc())
     return messages
 

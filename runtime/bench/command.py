@@ -21,6 +21,7 @@ import numpy as np
 from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
+from edgeseg.jsonfile import read_json
 
 from ..backends import open_backend
 from . import environment
@@ -76,10 +77,7 @@ def load_result(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise EdgesegError(f"baseline {path} does not exist; record one with --save-baseline {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgesegError(f"baseline {path} is not valid JSON ({exc})") from None
+    data = read_json(path, "baseline")
     missing = [k for k in ("scenario", "block_medians_ms", "environment", "latency_ms") if k not in data]
     if missing:
         raise EdgesegError(f"baseline {path} lacks {', '.join(missing)}; re-record it with --save-baseline")

@@ -17,7 +17,6 @@ An :class:`Instance` keeps its mask as a bool array cropped to its bounding box.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.jsonfile import read_json
 
 CAMVID_THING_CLASSES = ("Car", "Pedestrian", "Bicyclist", "SignSymbol", "Pole")
 """CamVid classes whose connected components are taken as object instances."""
@@ -130,10 +130,7 @@ def read_coco_instances(json_path: str | Path, images_dir: str | Path, *, min_ar
     json_path, images_dir = Path(json_path), Path(images_dir)
     if not json_path.is_file():
         raise EdgesegError(f"instance JSON {json_path} does not exist")
-    try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgesegError(f"instance JSON {json_path} is not valid JSON ({exc})") from None
+    data = read_json(json_path, "instance JSON")
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list):
         raise EdgesegError(f"{json_path}: expected a COCO object with 'images' and 'annotations' lists")
