@@ -150,8 +150,18 @@ def load_config(path: str | Path, cls: type[T], overrides: list[str] | None = No
         tree = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise EdgesegError(f"config {path} is not valid TOML: {exc}") from None
-    tree = apply_overrides(tree, overrides or [])
-    return build_dataclass(cls, tree)
+    try:
+        build_dataclass(cls, tree)
+        file_error = None
+    except EdgesegError as exc:
+        file_error = str(exc)
+    try:
+        return build_dataclass(cls, apply_overrides(tree, overrides or []))
+    except EdgesegError as exc:
+        # Say where the bad value came from: the file, or a --set override (an
+        # override may also fix a bad file value, which then is not an error).
+        origin = str(path) if str(exc) == file_error or not overrides else "--set"
+        raise EdgesegError(f"{origin}: {exc}") from None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

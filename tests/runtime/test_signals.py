@@ -32,7 +32,7 @@ def test_signal_finalises_a_playable_video(small_onnx, tmp_path, signum):
     try:
         # Frames are being encoded once the temporary video has grown past its header.
         temporary = lambda: [p for p in tmp_path.iterdir() if p.name.startswith(".live.mp4.")]  # noqa: E731
-        wait_for(lambda: any(p.stat().st_size > 20_000 for p in temporary()), 60, "frames to be written")
+        wait_for(lambda: any(p.stat().st_size > 20_000 for p in temporary()), 300, "frames to be written")
         assert not out.exists()  # still under its temporary name while running
         process.send_signal(signum)
         _, err = process.communicate(timeout=30)

@@ -73,6 +73,21 @@ def test_config_errors_name_the_key(override, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_config_errors_say_whether_the_file_or_an_override_is_wrong(tmp_path):
+    from edgeseg.config import load_config
+    from edgeseg.errors import EdgesegError
+    from edgeseg.train.config import TrainConfig
+
+    bad_file = tmp_path / "bad.toml"
+    bad_file.write_text('epochs = "ten"\n' + CONFIG.read_text(encoding="utf-8").replace("epochs = 100", ""))
+    with pytest.raises(EdgesegError, match=f"^{bad_file}: epochs: expected an integer, got 'ten'$"):
+        load_config(bad_file, TrainConfig)
+    with pytest.raises(EdgesegError, match="^--set: lr: expected a number, got 'abc'$"):
+        load_config(CONFIG, TrainConfig, ["lr=abc"])
+    # An override that replaces the file's bad value is no error.
+    assert load_config(bad_file, TrainConfig, ["epochs=7"]).epochs == 7
+
+
 def test_users_folder_with_class_list_trains(tmp_path, samples_dir):
     import shutil
 
