@@ -1,11 +1,13 @@
-"""ONNX operators that TensorRT 10's ONNX parser supports, and a checker for a graph.
+"""ONNX operators that TensorRT's ONNX parsers support, and a checker for a graph.
 
-Source: onnx-tensorrt's ``docs/operators.md`` for the TensorRT 10.x parser
-(release/10.x branches), written down from that table; ops it marks "N" are
-left out. The list is deliberately conservative: an op whose support in the
-parser is partial for the uses we have (sequence ops, string ops, training
-ops) is left out too, so a model that passes :func:`unsupported_nodes` should
-parse. The parser is the final judge: ``edgeseg build`` runs it on a GPU.
+Source: onnx-tensorrt's ``docs/operators.md``, the support matrix of the
+TensorRT 10.15 parser (ops marked "Y"), checked against the TensorRT 8.5
+matrix (JetPack 5.1, the oldest parser edgeseg targets): the operators that
+8.5 lacks are :data:`TRT8_MISSING_ONNX_OPS`. The list is deliberately
+conservative: an op whose support in the parser is partial for the uses we
+have (sequence ops, string ops, training ops) is left out too, so a model that
+passes :func:`unsupported_nodes` should parse. The parser is the final judge:
+``edgeseg build`` runs it on a GPU.
 
 Notable absences and restrictions (operators.md notes):
 - ``MaxUnpool`` is not supported: SegNet/ENet unpool with masks instead
@@ -34,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 TRT_SUPPORTED_ONNX_OPS: frozenset[str] = frozenset({
-    "Abs", "Acos", "Acosh", "Add", "AffineGrid", "And", "ArgMax", "ArgMin", "Asin", "Asinh", "Atan", "Atanh",
+    "Abs", "Acos", "Acosh", "Add", "And", "ArgMax", "ArgMin", "Asin", "Asinh", "Atan", "Atanh",
     "AveragePool", "BatchNormalization", "BlackmanWindow", "Cast", "CastLike", "Ceil", "Celu", "Clip", "Concat",
     "Constant", "ConstantOfShape", "Conv", "ConvTranspose", "Cos", "Cosh", "CumSum", "DeformConv", "DepthToSpace",
     "DequantizeLinear", "Div", "Dropout", "Einsum", "Elu", "Equal", "Erf", "Exp", "Expand", "EyeLike", "Flatten",
@@ -50,6 +52,13 @@ TRT_SUPPORTED_ONNX_OPS: frozenset[str] = frozenset({
     "ScatterElements", "ScatterND", "Selu", "Shape", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh", "Size", "Slice",
     "Softmax", "Softplus", "Softsign", "SpaceToDepth", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tan", "Tanh",
     "ThresholdedRelu", "Tile", "TopK", "Transpose", "Trilu", "Unsqueeze", "Upsample", "Where", "Xor",
+})
+
+# In the TensorRT 10.x matrix but marked "N" or absent in TensorRT 8.5's
+# (JetPack 5.1 on Xavier and Orin): a graph for those targets must avoid them.
+TRT8_MISSING_ONNX_OPS: frozenset[str] = frozenset({
+    "BlackmanWindow", "CastLike", "DeformConv", "Gelu", "GroupNormalization", "HammingWindow", "HannWindow",
+    "Hardmax", "IsInf", "LayerNormalization", "Mish",
 })
 
 _SUPPORTED_RESIZE_COORDINATES = frozenset({"align_corners", "asymmetric", "half_pixel", "pytorch_half_pixel"})
@@ -73,11 +82,13 @@ def _attributes(node: Any) -> dict[str, Any]:
     return values
 
 
-def node_problem(node: Any) -> str | None:
-    """Why TensorRT 10's parser would reject ``node`` (an ``onnx.NodeProto``), or ``None``.
+def node_problem(node: Any, trt_major: int = 8) -> str | None:
+    """Why TensorRT ``trt_major``'s parser would reject ``node`` (an ``onnx.NodeProto``), or ``None``.
 
     Checks the op type against :data:`TRT_SUPPORTED_ONNX_OPS` (default ONNX
-    domain only) and the restrictions above that can be read from the node.
+    domain only; less :data:`TRT8_MISSING_ONNX_OPS` for ``trt_major`` 8, the
+    default because every target must take the graph) and the restrictions
+    above that can be read from the node.
     """
     op = node.op_type
     where = f"{op} node {node.name or '(unnamed)'}"
@@ -85,6 +96,8 @@ def node_problem(node: Any) -> str | None:
         return f"{where}: custom domain {node.domain!r} (TensorRT needs a plugin)"
     if op not in TRT_SUPPORTED_ONNX_OPS:
         return f"{where}: {op} is not supported by TensorRT's ONNX parser"
+    if trt_major < 10 and op in TRT8_MISSING_ONNX_OPS:
+        return f"{where}: {op} is not supported by TensorRT 8.5's ONNX parser (JetPack 5)"
     attrs = _attributes(node)
     if op == "MaxPool" and len([o for o in node.output if o]) > 1:
         return f"{where}: MaxPool with an Indices output is not supported"
@@ -106,13 +119,14 @@ def node_problem(node: Any) -> str | None:
     return None
 
 
-def unsupported_nodes(model: Any) -> list[str]:
-    """Problems of every node of ``model`` (an ``onnx.ModelProto``), subgraphs included; empty when it should parse."""
+def unsupported_nodes(model: Any, trt_major: int = 8) -> list[str]:
+    """Problems of every node of ``model`` (an ``onnx.ModelProto``), subgraphs included; empty when
+    TensorRT ``trt_major``'s parser should take it (default 8: every target)."""
     problems: list[str] = []
 
     def visit(graph: Any) -> None:
         for node in graph.node:
-            problem = node_problem(node)
+            problem = node_problem(node, trt_major)
             if problem:
                 problems.append(problem)
             for attr in node.attribute:

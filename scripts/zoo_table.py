@@ -18,6 +18,7 @@ machine and its load, so the table records where it was measured.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -87,6 +88,7 @@ def build_table(runs: int, threads: int) -> str:
     from edgeseg.train.zoo import REFERENCE_HEIGHT, REFERENCE_WIDTH, model_cost
 
     torch.set_num_threads(threads)
+    load_before = os.getloadavg()[0]
     rows = [
         "| architecture | paper | params | GFLOPs | ORT CPU latency | CamVid val mIoU | notes (deviations from the paper) |",
         "| --- | --- | ---: | ---: | ---: | --- | --- |",
@@ -107,8 +109,9 @@ def build_table(runs: int, threads: int) -> str:
         f"GFLOPs: 1 multiply-add = 2 FLOPs, convolutions and matrix products only, at {REFERENCE_WIDTH}x{REFERENCE_HEIGHT} "
         "(W x H) or the next size the model takes (in brackets). Latency: FP32 logits ONNX (opset 17), onnxruntime "
         f"{onnxruntime.__version__} CPUExecutionProvider, batch 1, {threads} thread(s), median of {runs} runs after a "
-        f"warm-up, on {_cpu_name()} ({platform.machine()}); the machine was shared with "
-        "a training run, so treat latencies as relative. mIoU: best val mIoU in `models/camvid_<name>.pt`."
+        f"warm-up, on {_cpu_name()} ({platform.machine()}, {os.cpu_count()} cores, 1-minute load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after measuring; a load near the core count means a "
+        "busy machine, so treat latencies as relative). mIoU: best val mIoU in `models/camvid_<name>.pt`."
     )
     return header + "\n\n" + "\n".join(rows) + "\n"
 

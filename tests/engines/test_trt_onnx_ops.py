@@ -1,10 +1,15 @@
-"""The TensorRT ONNX operator allowlist flags what TensorRT 10's parser rejects."""
+"""The TensorRT ONNX operator allowlist flags what TensorRT 8.5's and 10's parsers reject."""
 
 from __future__ import annotations
 
 import pytest
 
-from edgeseg.engines.trt_onnx_ops import TRT_SUPPORTED_ONNX_OPS, node_problem, unsupported_nodes
+from edgeseg.engines.trt_onnx_ops import (
+    TRT8_MISSING_ONNX_OPS,
+    TRT_SUPPORTED_ONNX_OPS,
+    node_problem,
+    unsupported_nodes,
+)
 
 
 def _node(op, inputs=("x",), outputs=("y",), domain="", **attrs):
@@ -14,7 +19,9 @@ def _node(op, inputs=("x",), outputs=("y",), domain="", **attrs):
 
 
 def test_known_gaps_are_absent_and_common_ops_present():
-    assert {"MaxUnpool", "Col2Im", "Unique"}.isdisjoint(TRT_SUPPORTED_ONNX_OPS)
+    # Marked "N" in onnx-tensorrt's operators.md for TensorRT 10.15 (AffineGrid included).
+    assert {"MaxUnpool", "Col2Im", "Unique", "AffineGrid", "ConvInteger", "DFT"}.isdisjoint(TRT_SUPPORTED_ONNX_OPS)
+    assert TRT8_MISSING_ONNX_OPS < TRT_SUPPORTED_ONNX_OPS
     assert {"Conv", "Resize", "GRU", "LSTM", "QuantizeLinear", "DequantizeLinear", "ArgMax"} <= TRT_SUPPORTED_ONNX_OPS
 
 
@@ -52,3 +59,9 @@ def test_unsupported_nodes_walks_the_graph():
     )
     problems = unsupported_nodes(helper.make_model(graph))
     assert len(problems) == 1 and problems[0].startswith("MaxUnpool node")
+
+
+def test_ops_new_in_tensorrt_10_are_refused_for_jetpack_5_only():
+    node = _node("LayerNormalization", ("x", "scale"))
+    assert node_problem(node, trt_major=10) is None
+    assert "not supported by TensorRT 8.5's ONNX parser (JetPack 5)" in node_problem(node)
