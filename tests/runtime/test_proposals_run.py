@@ -201,3 +201,22 @@ def test_tensorrt_backend_runs_the_proposals_contract(proposals_model, tmp_path,
     finally:
         backend.close()
     assert cuda.device == set() and cuda.host == set()
+
+
+def test_proposals_run_imports_no_torch(proposals_model, tmp_path):
+    """The proposals path, like the semantic one, runs without torch, onnx, edgeseg.train or edgeseg.export."""
+    import subprocess
+
+    _, onnx_path = proposals_model
+    code = f"""
+import sys
+from edgeseg.cli import main
+assert main(["run", {str(onnx_path)!r}, "--source", "synthetic://?fps=200&frames=3&width=128&height=96",
+             "--sink", {str(tmp_path / "out.avi")!r}]) == 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx") or m.startswith(("edgeseg.train", "edgeseg.export")))
+print("HEAVY", heavy)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+    assert (tmp_path / "out.avi").exists()
