@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -36,7 +36,6 @@ from edgeseg.errors import EdgesegError
 
 from .backends.base import Backend
 from .frame_queue import END, FrameQueue
-from .overlay import OverlayRenderer
 from .run_stats import FrameTimes, RunStats
 from .sinks import Sink
 from .sources import Source
@@ -45,6 +44,15 @@ log = logging.getLogger("edgeseg.pipeline")
 
 FILE_QUEUE_SIZE = 4
 JOIN_TIMEOUT_S = 5.0
+
+
+class Renderer(Protocol):
+    """Draws one prediction over its frame: :class:`~.overlay.OverlayRenderer` (labels),
+    :class:`~.proposals_run.ProposalRenderer` (proposals)."""
+
+    def render(self, frame: np.ndarray, prediction: Any, fps: float | None = None) -> np.ndarray:
+        """uint8 H x W x 3 BGR frame (source size) -> uint8 H x W x 3 BGR image for the sinks (a new array)."""
+        ...
 
 
 @dataclass
@@ -69,15 +77,14 @@ class Pipeline:
         source: an open :class:`~.sources.Source` (the pipeline closes it).
         backend: an open backend (the caller closes it).
         sinks: open sinks (the pipeline closes them).
-        renderer: ``render(frame, prediction, fps) -> image``: draws predictions over frames
-            (:class:`~.overlay.OverlayRenderer` for labels, :class:`~.proposals_run.ProposalRenderer`).
+        renderer: draws predictions over frames (:class:`Renderer`).
         predictor: ``predictor(image uint8 h x w x 3 at the backend's frame size) -> prediction``;
             None means semantic labels from ``backend.infer`` (checked against the class count).
         max_frames: stop after reading this many frames from the source (0: no limit).
         queue_size: depth of the queues for file sources (live sources use 1).
     """
 
-    def __init__(self, source: Source, backend: Backend, sinks: Sequence[Sink], renderer: OverlayRenderer | Any, *,
+    def __init__(self, source: Source, backend: Backend, sinks: Sequence[Sink], renderer: Renderer, *,
                  max_frames: int = 0, queue_size: int = FILE_QUEUE_SIZE,
                  predictor: Callable[[np.ndarray], Any] | None = None):
         if max_frames < 0:
@@ -302,4 +309,4 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
             signal.signal(number, old)
 
 
-__all__ = ["Frame", "Pipeline", "stop_on_signals"]
+__all__ = ["Frame", "Pipeline", "Renderer", "stop_on_signals"]
