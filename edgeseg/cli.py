@@ -126,9 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", _export, "checkpoint -> ONNX (uint8 BGR NHWC in, uint8 labels out), parity-checked (needs edgeseg[export])")
     p.add_argument("checkpoint", help="checkpoint .pt")
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
-    p.add_argument("--height", type=int, help="input height (default: the checkpoint's); a multiple of the architecture's")
-    p.add_argument("--width", type=int, help="input width (default: the checkpoint's)")
-    p.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
+    p.add_argument("--height", type=int, help="input height (default: the checkpoint's); a multiple of the architecture's; "
+                                              "proposal models: the frame height windows are cut from")
+    p.add_argument("--width", type=int, help="input width (default: the checkpoint's); proposal models: the frame width")
+    p.add_argument("--batch", type=int, default=None,
+                   help="fixed batch size (default 1; proposal models: the number of windows of one frame)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17, which TensorRT 8.5+ parses)")
     p.add_argument("--logits", action="store_true", help="also output float32 'logits' N x C x H x W")
     p.add_argument("--parity-images", metavar="DIR", help="images for the PyTorch parity check (default: samples/camvid/val)")

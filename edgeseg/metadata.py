@@ -17,6 +17,21 @@ input.depth_scale), 0, 255)`` (0 = no reading; see
 :func:`edgeseg.preprocess.depth_to_u8`). The float input is N x 4 x H x W
 (R, G, B, D), normalised with 4-entry ``mean``/``std``. One 4-channel input
 rather than a second ``depth`` input keeps the one-array backend contract.
+
+``task`` says what the deployed model computes:
+
+- ``semantic`` (the default, and what every artifact without the field is):
+  ``image`` N x H x W x C in, ``labels`` uint8 N x H x W out;
+- ``proposals`` (DeepMask, SharpMask): ``input.height``/``width`` is the
+  *frame* size the runtime resizes frames to; ``arch_args["window"]`` (side S
+  of the square windows) and ``arch_args["stride"]`` (grid step) say how the
+  runtime cuts windows from that frame (:func:`edgeseg.runtime.proposals.window_boxes`).
+  The ONNX takes ``windows`` uint8 K x S x S x 3 BGR and returns
+  ``mask_logits`` float32 K x M x M and ``scores`` float32 K (probabilities).
+
+``to_dict`` leaves ``task`` out for semantic models, so a semantic artifact
+written by this version still loads in an edgeseg that predates the field (an
+older edgeseg refuses a proposals artifact, naming the unknown key ``task``).
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from .errors import EdgesegError
 SCHEMA_VERSION = 1
 ONNX_METADATA_KEY = "edgeseg"
 PRECISIONS = ("fp32", "fp16", "int8")
+TASKS = ("semantic", "proposals")
 
 
 @dataclass
@@ -70,14 +86,23 @@ class ModelMetadata:
     tool_versions: dict[str, str] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    task: str = "semantic"
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def window_geometry(self) -> tuple[int, int]:
+        """``(window, stride)`` of a proposals model (from ``arch_args``; validated)."""
+        return int(self.arch_args["window"]), int(self.arch_args["stride"])
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible dict (lists, dicts, str, numbers, None)."""
-        return asdict(self)
+        """A JSON-compatible dict (lists, dicts, str, numbers, None); ``task`` only when not semantic."""
+        data = asdict(self)
+        if data["task"] == "semantic":
+            del data["task"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -156,3 +181,10 @@ class ModelMetadata:
             fail(f"precision {self.precision!r} is not one of {PRECISIONS}")
         if not isinstance(self.arch_args, dict):
             fail("arch_args must be an object")
+        if self.task not in TASKS:
+            fail(f"task {self.task!r} is not one of {TASKS}")
+        if self.task == "proposals":
+            for name in ("window", "stride"):
+                value = self.arch_args.get(name)
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    fail(f"a proposals model needs arch_args.{name} as a positive integer (pixels), got {value!r}")

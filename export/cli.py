@@ -8,6 +8,10 @@ import argparse
 def run_export(args: argparse.Namespace) -> int:
     from .onnx_from_torch import export_checkpoint
 
+    if _checkpoint_task(args.checkpoint) == "proposals":
+        return _run_proposals_export(args)
+    if args.batch is None:
+        args.batch = 1
     if _is_qat_checkpoint(args.checkpoint):
         return _run_qat_export(args)
 
@@ -40,6 +44,40 @@ def run_quantize(args: argparse.Namespace) -> int:
         print(f"accuracy gate passed (max drop {result.gate.max_drop:g} points): {result.gate.comparison.describe()}")
     return 0
 
+
+
+def _checkpoint_task(path: str) -> str:
+    """The registry task (``semantic``, ``proposals``) of the checkpoint's architecture."""
+    from edgeseg.errors import EdgesegError
+    from edgeseg.train.checkpoint import checkpoint_metadata, load_checkpoint
+    from edgeseg.train.models import get_entry
+
+    meta = checkpoint_metadata(load_checkpoint(path), path)
+    try:
+        return get_entry(meta.architecture).task
+    except KeyError as exc:
+        raise EdgesegError(f"{path}: {exc.args[0]}") from None
+
+
+def _run_proposals_export(args: argparse.Namespace) -> int:
+    from edgeseg.errors import EdgesegError
+
+    from .proposals_onnx import export_proposals_checkpoint
+
+    if args.logits:
+        raise EdgesegError("--logits is for semantic models; a proposals ONNX always outputs mask_logits and scores")
+    result = export_proposals_checkpoint(
+        args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
+        parity_images=args.parity_images, parity_count=args.parity_count,
+    )
+    meta = result.metadata
+    window, stride = meta.window_geometry
+    print(f"wrote {result.path}: windows uint8 {result.batch}x{window}x{window}x3 BGR -> mask_logits float32 "
+          f"{result.batch}x{result.mask_size}x{result.mask_size}, scores float32 {result.batch} (probabilities); "
+          f"frames {meta.input.height}x{meta.input.width}, stride {stride}; opset {args.opset}")
+    print(f"parity with PyTorch: {result.parity.describe()}")
+    print(f"next: edgeseg run {result.path} --source VIDEO --sink out.mp4")
+    return 0
 
 
 def _is_qat_checkpoint(path: str) -> bool:

@@ -77,6 +77,8 @@ def run_compare(args: argparse.Namespace) -> int:
     from edgeseg.runtime.backends import open_backend
 
     with open_backend(args.a) as backend_a, open_backend(args.b) as backend_b:
+        backend_a.require_semantic("edgeseg compare (mIoU and label agreement)")
+        backend_b.require_semantic("edgeseg compare (mIoU and label agreement)")
         result = compare_backends(backend_a, backend_b, args.data, args.split, kind=args.kind, limit=args.limit,
                                   names=(str(args.a), str(args.b)))
     print(f"A  {args.a}: mIoU {100 * result.miou_a:6.2f} %")

@@ -130,7 +130,8 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     if entry.task != "semantic" or entry.in_channels != 3:
         raise EdgesegError(
             f"{checkpoint}: architecture '{meta.architecture}' ({entry.task}, {entry.in_channels} input channels) "
-            "does not fit the export contract (RGB in, per-pixel class labels out)"
+            "does not fit the export contract (RGB in, per-pixel class labels out); proposal models (DeepMask, "
+            "SharpMask) go through 'edgeseg export', which calls export.proposals_onnx.export_proposals_checkpoint"
         )
     height = meta.input.height if height is None else height
     width = meta.input.width if width is None else width

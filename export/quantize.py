@@ -73,6 +73,12 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
         raise EdgesegError(f"output {output} would overwrite the source model; choose another -o")
     model = load_onnx(source)
     meta = read_metadata(model, str(source))
+    if meta.task != "semantic":
+        # FP16/INT8 here are gated on labels and mIoU and calibrate on whole frames; proposals have neither.
+        raise EdgesegError(
+            f"{source} is a {meta.task} model ({meta.architecture}); 'edgeseg quantize' makes FP16/INT8 variants of "
+            "semantic models only. Run the FP32 ONNX as it is: edgeseg run MODEL.onnx --source ... --sink ..."
+        )
     if meta.precision != "fp32":
         raise EdgesegError(f"{source} is already {meta.precision}; quantize the FP32 ONNX written by 'edgeseg export'")
     if eval_data is not None and not Path(eval_data).is_dir():

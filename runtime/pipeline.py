@@ -25,9 +25,9 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -36,7 +36,6 @@ from edgeseg.errors import EdgesegError
 
 from .backends.base import Backend
 from .frame_queue import END, FrameQueue
-from .overlay import OverlayRenderer
 from .run_stats import FrameTimes, RunStats
 from .sinks import Sink
 from .sources import Source
@@ -47,13 +46,28 @@ FILE_QUEUE_SIZE = 4
 JOIN_TIMEOUT_S = 5.0
 
 
+class Renderer(Protocol):
+    """Draws one prediction over its frame: :class:`~.overlay.OverlayRenderer` (labels),
+    :class:`~.proposals_run.ProposalRenderer` (proposals)."""
+
+    def render(self, frame: np.ndarray, prediction: Any, fps: float | None = None) -> np.ndarray:
+        """uint8 H x W x 3 BGR frame (source size) -> uint8 H x W x 3 BGR image for the sinks (a new array)."""
+        ...
+
+
 @dataclass
 class Frame:
-    """One frame on its way through: ``image`` uint8 H x W x 3 BGR, ``labels`` uint8 h x w (model size)."""
+    """One frame on its way through.
+
+    Attributes:
+        image: uint8 H x W x 3 BGR, as read from the source.
+        prediction: what the renderer draws: uint8 h x w labels at the model
+            size (semantic), or the predictor's result (proposals: ``list[Proposal]``).
+    """
 
     image: np.ndarray
     times: FrameTimes
-    labels: np.ndarray | None = None
+    prediction: Any = None
 
 
 class Pipeline:
@@ -63,16 +77,20 @@ class Pipeline:
         source: an open :class:`~.sources.Source` (the pipeline closes it).
         backend: an open backend (the caller closes it).
         sinks: open sinks (the pipeline closes them).
-        renderer: draws labels over frames.
+        renderer: draws predictions over frames (:class:`Renderer`).
+        predictor: ``predictor(image uint8 h x w x 3 at the backend's frame size) -> prediction``;
+            None means semantic labels from ``backend.infer`` (checked against the class count).
         max_frames: stop after reading this many frames from the source (0: no limit).
         queue_size: depth of the queues for file sources (live sources use 1).
     """
 
-    def __init__(self, source: Source, backend: Backend, sinks: Sequence[Sink], renderer: OverlayRenderer, *,
-                 max_frames: int = 0, queue_size: int = FILE_QUEUE_SIZE):
+    def __init__(self, source: Source, backend: Backend, sinks: Sequence[Sink], renderer: Renderer, *,
+                 max_frames: int = 0, queue_size: int = FILE_QUEUE_SIZE,
+                 predictor: Callable[[np.ndarray], Any] | None = None):
         if max_frames < 0:
             raise EdgesegError(f"--max-frames {max_frames} must be >= 0 (0: no limit)")
         self.source, self.backend, self.sinks, self.renderer = source, backend, list(sinks), renderer
+        self.predictor = predictor
         self.max_frames = max_frames
         self.live = source.live
         depth = 1 if self.live else queue_size
@@ -86,7 +104,7 @@ class Pipeline:
         self.written: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        _, self.height, self.width, _ = backend.input_shape
+        self.height, self.width = backend.frame_size
         self.num_classes = backend.metadata.num_classes
         for sink in self.sinks:
             sink.bind_stats(self.live_stats)
@@ -154,17 +172,9 @@ class Pipeline:
                 if image.shape[:2] != (self.height, self.width):
                     image = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
                 started = time.perf_counter()
-                labels = self.backend.infer(image[None])[0]
+                frame.prediction = self._predict(image)
                 times.infer_end = time.perf_counter()
                 times.preprocess, times.infer = started - times.infer_start, times.infer_end - started
-                top = int(labels.max())
-                if top >= self.num_classes:
-                    raise EdgesegError(
-                        f"the model output label {top}, but its metadata lists {self.num_classes} classes "
-                        f"({', '.join(self.backend.metadata.classes[:5])}{', ...' if self.num_classes > 5 else ''}); "
-                        "the artifact's metadata does not match the model: re-export it"
-                    )
-                frame.labels = labels
                 if not self.q_out.put(frame):
                     break
         except BaseException as exc:
@@ -172,6 +182,20 @@ class Pipeline:
             self.q_in.clear()
         finally:
             self.q_out.close()
+
+    def _predict(self, image: np.ndarray) -> Any:
+        """The prediction for one resized frame (time it as inference: window cutting and decoding included)."""
+        if self.predictor is not None:
+            return self.predictor(image)
+        labels = self.backend.infer(image[None])[0]
+        top = int(labels.max())
+        if top >= self.num_classes:
+            raise EdgesegError(
+                f"the model output label {top}, but its metadata lists {self.num_classes} classes "
+                f"({', '.join(self.backend.metadata.classes[:5])}{', ...' if self.num_classes > 5 else ''}); "
+                "the artifact's metadata does not match the model: re-export it"
+            )
+        return labels
 
     def _render_loop(self) -> None:
         while True:
@@ -185,7 +209,7 @@ class Pipeline:
             times = frame.times
             try:
                 started = time.perf_counter()
-                image = self.renderer.render(frame.image, frame.labels, self.stats.live_fps())
+                image = self.renderer.render(frame.image, frame.prediction, self.stats.live_fps())
                 rendered = time.perf_counter()
                 times.render = rendered - started
             except BaseException as exc:
@@ -285,4 +309,4 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
             signal.signal(number, old)
 
 
-__all__ = ["Frame", "Pipeline", "stop_on_signals"]
+__all__ = ["Frame", "Pipeline", "Renderer", "stop_on_signals"]

@@ -8,7 +8,8 @@ and an objectness logit (float K); its metadata's ``arch_args`` give ``window``
 1. :func:`window_boxes`: the grid of windows covering a frame (x, y, side);
 2. :func:`cut_windows`: uint8 K x side x side x 3 BGR patches (black outside the frame);
 3. the model (any backend) maps patches to ``(mask_logits, score_logits)``;
-4. :func:`decode_proposals`: sigmoid, keep the ``top_k`` best-scoring windows
+4. :func:`decode_proposals` (score logits) or :func:`select_proposals`
+   (score probabilities, what an exported ONNX returns): keep the ``top_k`` best-scoring windows
    after a greedy non-maximum suppression on mask IoU, and paste each mask
    (bilinear resize to the window, threshold) into frame coordinates;
 5. :func:`draw_proposals`: outlines (``cv2.findContours``/``drawContours``)
@@ -91,12 +92,21 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def decode_proposals(mask_logits: np.ndarray, score_logits: np.ndarray, boxes: np.ndarray,
+                     frame_shape: tuple[int, ...], **select_args) -> list[Proposal]:
+    """:func:`select_proposals` for raw objectness logits (float K): the sigmoid is applied here."""
+    return select_proposals(mask_logits, _sigmoid(np.asarray(score_logits).reshape(-1).astype(np.float64)), boxes,
+                            frame_shape, **select_args)
+
+
+def select_proposals(mask_logits: np.ndarray, scores: np.ndarray, boxes: np.ndarray,
                      frame_shape: tuple[int, ...], *, top_k: int = 10, score_threshold: float = 0.5,
                      nms_iou: float = 0.5, mask_threshold: float = 0.5, candidates: int = 100) -> list[Proposal]:
     """The best proposals of one frame.
 
     Args:
-        mask_logits: float K x M x M; score_logits: float K (one per box).
+        mask_logits: float K x M x M; scores: float K objectness probabilities
+            in 0..1 (an exported proposals ONNX outputs these; see
+            :func:`decode_proposals` for logits).
         boxes: int K x 3 from :func:`window_boxes`.
         frame_shape: (H, W, ...) of the frame.
         top_k: most proposals returned, best first.
@@ -105,14 +115,14 @@ def decode_proposals(mask_logits: np.ndarray, score_logits: np.ndarray, boxes: n
         mask_threshold: probability above which a pixel belongs to the mask.
         candidates: how many top-scoring windows NMS looks at (bounds the cost).
     """
+    scores = np.asarray(scores).reshape(-1).astype(np.float64)
     if mask_logits.ndim != 3 or mask_logits.shape[1] != mask_logits.shape[2]:
         raise EdgesegError(f"mask_logits must be K x M x M, got {tuple(mask_logits.shape)}")
-    if not (len(mask_logits) == len(score_logits.reshape(-1)) == len(boxes)):
+    if not (len(mask_logits) == len(scores) == len(boxes)):
         raise EdgesegError(
-            f"{len(mask_logits)} masks, {score_logits.size} scores and {len(boxes)} boxes: one of each per window"
+            f"{len(mask_logits)} masks, {scores.size} scores and {len(boxes)} boxes: one of each per window"
         )
     height, width = frame_shape[:2]
-    scores = _sigmoid(score_logits.reshape(-1).astype(np.float64))
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:candidates] if scores[i] >= score_threshold]
     kept: list[Proposal] = []
     for index in order:

@@ -1,5 +1,10 @@
 """``edgeseg run``: segment a video source into one or more sinks.
 
+A semantic model draws its class colours; a proposals model (DeepMask,
+SharpMask; ``task = "proposals"`` in its metadata) draws the outlines and
+scores of its best object proposals (:mod:`.proposals_run`), through the
+same pipeline, sinks and statistics.
+
 Opens the backend first, then the source, then the sinks (so a bad source
 never leaves an output file behind), runs the :class:`~.pipeline.Pipeline`
 with Ctrl-C / SIGTERM stopping it cleanly, prints the summary and writes it
@@ -59,6 +64,28 @@ def _open_source(args: argparse.Namespace):
     return opener()
 
 
+PROPOSAL_FLAGS = {"top_k": "--top-k", "score_threshold": "--score-threshold", "nms_iou": "--nms-iou",
+                  "mask_threshold": "--mask-threshold"}
+
+
+def _task_parts(args: argparse.Namespace, backend):
+    """``(renderer, predictor)`` for the backend's task; refuses options of the other task."""
+    given = {name: getattr(args, name, None) for name in PROPOSAL_FLAGS}
+    given = {name: value for name, value in given.items() if value is not None}
+    meta = backend.metadata
+    if backend.task == "proposals":
+        from .proposals_run import ProposalOptions, ProposalPredictor, ProposalRenderer
+
+        if args.legend:
+            raise EdgesegError("--legend lists classes of a semantic model; a proposals model has none (drop --legend)")
+        predictor = ProposalPredictor(backend, ProposalOptions(**given))
+        return ProposalRenderer(mode=args.overlay), predictor
+    if given:
+        flags = ", ".join(PROPOSAL_FLAGS[name] for name in given)
+        raise EdgesegError(f"{flags}: for proposal models (DeepMask, SharpMask); {args.artifact} is a {backend.task} model")
+    return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend), None
+
+
 def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
     if args.max_frames < 0:
@@ -69,18 +96,20 @@ def run_video(args: argparse.Namespace) -> int:
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata
-        renderer = OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend)
+        renderer, predictor = _task_parts(args, backend)
         source = _open_source(args)
         try:
             sinks = _open_sinks(args.sink, source.fps)
         except BaseException:
             source.close()
             raise
-        log.info("%s (%s, input %dx%d, %d classes) on %s (%s%s) -> %s", args.artifact, backend.name,
-                 meta.input.width, meta.input.height, meta.num_classes, args.source,
+        what = (f"proposals, {len(predictor.boxes)} windows a frame" if predictor is not None
+                else f"{meta.num_classes} classes")
+        log.info("%s (%s, input %dx%d, %s) on %s (%s%s) -> %s", args.artifact, backend.name,
+                 meta.input.width, meta.input.height, what, args.source,
                  "live" if source.live else "every frame",
                  f", {source.frame_count} frames" if source.frame_count else "", ", ".join(s.uri for s in sinks))
-        pipeline = Pipeline(source, backend, sinks, renderer, max_frames=args.max_frames)
+        pipeline = Pipeline(source, backend, sinks, renderer, max_frames=args.max_frames, predictor=predictor)
         with stop_on_signals(pipeline):
             summary = pipeline.run()
     report: dict[str, Any] = {"artifact": str(args.artifact), "backend": backend.name, "source": args.source,

@@ -30,3 +30,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--providers", default="cpu",
                    help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, tensorrt (default: cpu)")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: onnxruntime's default)")
+    proposals = p.add_argument_group("proposal models (DeepMask, SharpMask)")
+    proposals.add_argument("--top-k", type=int, default=None, metavar="K",
+                           help="most proposals drawn per frame, best first (default 10)")
+    proposals.add_argument("--score-threshold", type=float, default=None, metavar="P",
+                           help="minimum objectness probability of a proposal, 0..1 (default 0.5)")
+    proposals.add_argument("--nms-iou", type=float, default=None, metavar="IOU",
+                           help="drop a proposal whose mask overlaps a better one by more than this IoU (default 0.5)")
+    proposals.add_argument("--mask-threshold", type=float, default=None, metavar="P",
+                           help="mask probability above which a pixel belongs to the object (default 0.5)")

@@ -104,3 +104,60 @@ def rewrite_contract_onnx(path, *, precision: str | None = None, labels_int32: b
         model.graph.output[0].type.tensor_type.elem_type = TensorProto.INT32
     onnx.save(model, str(path))
     return path
+
+
+def make_proposals_checkpoint(path, *, architecture: str = "deepmask", window: int = 64, stride: int = 32,
+                              frame: tuple[int, int] | None = (96, 128), confident: bool = True, seed: int = 0):
+    """Write a tiny DeepMask/SharpMask checkpoint (random trunk) like ``edgeseg train`` writes for proposals.
+
+    ``frame`` is recorded as the training config's data size (the export's
+    default frame size); None leaves it out. With ``confident`` (DeepMask
+    only), the last mask and score layers are scaled down to 5 % and biased so
+    every window predicts a centred disc of radius window / 2 * 5 / 8 (logit +6
+    inside, -6 outside) with objectness near sigmoid(4) = 0.98: proposals are
+    then certain, their place known, and the outputs still depend on the input.
+    Returns ``path``.
+    """
+    import numpy as np
+    import torch
+
+    from edgeseg.metadata import InputSpec, ModelMetadata
+    from edgeseg.train.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+    from edgeseg.train.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(architecture, 1, window=window, stride=stride)
+    # BatchNorm statistics from one batch of noise windows: with the initial ones (mean 0, var 1)
+    # the random trunk's features shrink to ~1e-4 and every window gives nearly the same output.
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # a plain average over the batches seen
+            module.reset_running_stats()
+    noise = torch.from_numpy(np.random.default_rng(seed).normal(0.0, 1.0, (8, 3, window, window)).astype(np.float32))
+    with torch.no_grad():
+        model.train()(noise)
+    model.eval()
+    if confident:
+        side = model.mask_size
+        yy, xx = np.mgrid[:side, :side]
+        centre, radius = (side - 1) / 2, side * 5 / 16
+        disc = np.where((xx - centre) ** 2 + (yy - centre) ** 2 <= radius ** 2, 6.0, -6.0).astype(np.float32)
+        with torch.no_grad():
+            mask_out, score_out = model.mask_head[-1], model.score_head.net[-1]
+            mask_out.weight.mul_(0.05)
+            mask_out.bias.copy_(torch.from_numpy(disc.reshape(-1)))
+            score_out.weight.mul_(0.05)
+            score_out.bias.fill_(4.0)
+    args = {"window": window, "stride": stride}
+    if architecture == "deepmask":
+        args["mask_size"] = model.mask_size
+    meta = ModelMetadata(
+        architecture=architecture, arch_args=args, classes=["object"], palette=[[255, 255, 0]],
+        input=InputSpec(height=window, width=window, mean=[105.0, 108.0, 110.0], std=[78.0, 79.0, 78.0], multiple=16),
+        training={"task": "proposals", "mask_size": model.mask_size},
+    )
+    checkpoint = {"format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(), "epoch": 1}
+    if frame is not None:
+        checkpoint["config"] = {"data": {"height": frame[0], "width": frame[1]}}
+    save_checkpoint(path, checkpoint)
+    return path

@@ -349,6 +349,16 @@ CASES: list[Case] = [
     Case("disk_full_during_eval_json", "quota exceeded while writing eval's --json (os.fsync raises EDQUOT)", "eval",
          _disk_full_eval_json, "cannot write {tmp}/scores.json: Disk quota exceeded on the file system of {tmp}",
          absent=("scores.json",), fault=True),
+    # proposal models (DeepMask, SharpMask)
+    Case("onnx_metadata_proposals_without_window", "ONNX whose metadata says task 'proposals' but has no window size",
+         "run", lambda e: _run_argv(e, _onnx_with_metadata(e, lambda m: m.update(task="proposals"))),
+         "a proposals model needs arch_args.window as a positive integer (pixels)", absent=("out.mp4",)),
+    Case("onnx_proposals_metadata_on_a_labels_graph",
+         "ONNX whose metadata says task 'proposals' (window 32) but whose graph is image -> labels", "run",
+         lambda e: _run_argv(e, _onnx_with_metadata(
+             e, lambda m: m.update(task="proposals", arch_args={"window": 32, "stride": 16}))),
+         "a proposals model takes 'windows' uint8 K x 32 x 32 x 3 (the metadata's window), found inputs ['image']",
+         absent=("out.mp4",)),
 ]
 
 

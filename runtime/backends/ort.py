@@ -1,7 +1,9 @@
 """onnxruntime backend for edgeseg ONNX files (CPU by default).
 
 The ONNX takes ``image`` uint8 N x H x W x 3 BGR and returns ``labels`` uint8
-N x H x W; the metadata is read from the model's custom metadata through
+N x H x W (semantic), or takes ``windows`` uint8 K x S x S x 3 BGR and returns
+``mask_logits`` float32 K x M x M and ``scores`` float32 K (proposals, through
+:meth:`~.base.Backend.infer_outputs`); the metadata is read from the model's custom metadata through
 onnxruntime, so the ``onnx`` package is not needed at run time.
 """
 
@@ -136,6 +138,10 @@ class OrtBackend(Backend):
         self.path = Path(path)
         self.session = open_session(path, providers, threads)
         self.metadata = session_metadata(self.session, str(path))
+        self.providers = self.session.get_providers()
+        if self.metadata.task == "proposals":
+            self._check_proposals_io()
+            return
         inputs = {i.name: i for i in self.session.get_inputs()}
         if "image" not in inputs:
             raise EdgesegError(f"{path}: no input named 'image' (inputs: {list(inputs)}); not an edgeseg ONNX")
@@ -151,7 +157,26 @@ class OrtBackend(Backend):
         self._check_outputs()
         self.batch_size = shape[0] if isinstance(shape[0], int) else 1
         self.dynamic_batch = not isinstance(shape[0], int)
-        self.providers = self.session.get_providers()
+
+    def _check_proposals_io(self) -> None:
+        """``windows`` uint8 K x S x S x 3 in; ``mask_logits`` float K x M x M and ``scores`` float K out."""
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        window, _ = self.metadata.window_geometry
+        windows = inputs.get("windows")
+        if windows is None or windows.type != "tensor(uint8)" or len(windows.shape) != 4 \
+                or list(windows.shape[1:]) != [window, window, 3]:
+            found = f"{windows.type} {windows.shape}" if windows is not None else f"inputs {list(inputs)}"
+            raise EdgesegError(f"{self.path}: a proposals model takes 'windows' uint8 K x {window} x {window} x 3 "
+                               f"(the metadata's window), found {found}; re-export it with 'edgeseg export'")
+        masks, scores = outputs.get("mask_logits"), outputs.get("scores")
+        if masks is None or scores is None or len(masks.shape) != 3 or len(scores.shape) != 1 \
+                or "float" not in masks.type or "float" not in scores.type:
+            raise EdgesegError(f"{self.path}: a proposals model returns 'mask_logits' float K x M x M and 'scores' "
+                               f"float K; it has {[(o.name, o.type, o.shape) for o in outputs.values()]}; "
+                               "re-export it with 'edgeseg export'")
+        self.batch_size = windows.shape[0] if isinstance(windows.shape[0], int) else 1
+        self.dynamic_batch = not isinstance(windows.shape[0], int)
 
     def _check_outputs(self) -> None:
         """``labels`` must be uint8 N x H x W at the metadata's size; class-score outputs must have one channel per class."""
@@ -176,6 +201,7 @@ class OrtBackend(Backend):
 
     def infer(self, images: np.ndarray) -> np.ndarray:
         if self.dynamic_batch:
+            self.require_semantic("labels inference (infer)")
             self.check_input(images)
             return self._infer(images)
         return super().infer(images)
@@ -183,6 +209,19 @@ class OrtBackend(Backend):
     def _infer(self, images: np.ndarray) -> np.ndarray:
         (labels,) = self.session.run(["labels"], {"image": images})
         return labels
+
+    def infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        if self.dynamic_batch:
+            self.check_input(inputs)
+            return self._infer_outputs(inputs)
+        return super().infer_outputs(inputs)
+
+    def _infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        if self.metadata.task != "proposals":
+            return {"labels": self._infer(inputs)}
+        masks, scores = self.session.run(["mask_logits", "scores"], {"windows": inputs})
+        # float32 in an FP32 export; a float16 variant's outputs are widened so the contract holds.
+        return {"mask_logits": masks.astype(np.float32, copy=False), "scores": scores.astype(np.float32, copy=False)}
 
     def close(self) -> None:
         self.session = None

@@ -23,9 +23,16 @@ class TorchBackend(Backend):
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu"):
         self.torch = require("torch", "train")
+        from edgeseg.errors import EdgesegError
         from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
+        from edgeseg.train.models import get_entry
 
         self.model, self.metadata = model_from_checkpoint(load_checkpoint(path), str(path))
+        if get_entry(self.metadata.architecture).task != "semantic":
+            # A proposals checkpoint records the window, not the frame size the runtime needs.
+            raise EdgesegError(f"{path} is a proposals model ({self.metadata.architecture}); the torch backend runs "
+                               f"semantic checkpoints only: export it first (edgeseg export {path} -o MODEL.onnx) "
+                               "and run the ONNX")
         self.device = self.torch.device(device)
         self.model.to(self.device)
         self.batch_size = 1

@@ -1,10 +1,16 @@
 """TensorRT backend: an ``edgeseg build`` engine run with cuda-python buffers on one stream.
 
 Loading checks the engine's sidecar first (TensorRT version, GPU, file hash;
-see :func:`edgeseg.engines.sidecar.check_artifact`). Buffers are allocated
-once: device memory for ``image`` (uint8 N x H x W x 3 BGR) and ``labels``
-(uint8, or int32 for TensorRT 8.x exports, N x H x W), and pinned host memory
-of the same sizes so the copies are truly asynchronous. One CUDA stream
+see :func:`edgeseg.engines.sidecar.check_artifact`). The I/O follows the
+metadata's task:
+
+- semantic: ``image`` (uint8 N x H x W x 3 BGR) -> ``labels`` (uint8, or
+  int32 for TensorRT 8.x exports, N x H x W);
+- proposals: ``windows`` (uint8 K x S x S x 3 BGR) -> ``mask_logits``
+  (float32 K x M x M) and ``scores`` (float32 K), through ``infer_outputs``.
+
+Buffers are allocated once: device memory for the input and each output,
+and pinned host memory of the same sizes so the copies are truly asynchronous. One CUDA stream
 carries copy-in, ``execute_async_v3`` and copy-out; where the target asks
 for it (``cuda_graphs`` in the sidecar), that sequence is captured once in a
 CUDA graph and replayed per batch, which saves the per-kernel launch cost on
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("edgeseg.runtime")
 INPUT, OUTPUT = "image", "labels"
+PROPOSALS_INPUT, PROPOSALS_OUTPUTS = "windows", ("mask_logits", "scores")
 
 
 def import_tensorrt_runtime() -> Any:
@@ -82,6 +89,10 @@ class TrtBackend(Backend):
         self._stream: Any = None
         self._graph: Any = None
         self._graph_exec: Any = None
+        self.input_name = INPUT
+        self.outputs: list[tuple[str, tuple[int, ...], np.dtype]] = []  # (name, shape, host dtype), in copy order
+        self.d_outs: list[int] = []
+        self.h_outs: list[np.ndarray] = []
         self.engine: trt.ICudaEngine | None = None
         self.context: trt.IExecutionContext | None = None
         if not self.path.is_file():
@@ -115,52 +126,86 @@ class TrtBackend(Backend):
         self.engine = engine
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         modes = {n: engine.get_tensor_mode(n) for n in names}
-        if modes.get(INPUT) != trt.TensorIOMode.INPUT or modes.get(OUTPUT) != trt.TensorIOMode.OUTPUT:
-            raise EdgesegError(f"{self.path}: expected input '{INPUT}' and output '{OUTPUT}', the engine has {names}; "
+        proposals = self.metadata.task == "proposals"
+        self.input_name = PROPOSALS_INPUT if proposals else INPUT
+        output_names = PROPOSALS_OUTPUTS if proposals else (OUTPUT,)
+        if modes.get(self.input_name) != trt.TensorIOMode.INPUT or \
+                any(modes.get(name) != trt.TensorIOMode.OUTPUT for name in output_names):
+            raise EdgesegError(f"{self.path}: expected input '{self.input_name}' and output(s) {list(output_names)} "
+                               f"({self.metadata.task} model), the engine has {names}; "
                                "build it from an ONNX made by 'edgeseg export'")
-        in_dtype = engine.get_tensor_dtype(INPUT)
-        out_dtype = engine.get_tensor_dtype(OUTPUT)
+        in_dtype = engine.get_tensor_dtype(self.input_name)
         if in_dtype != trt.DataType.UINT8:
-            raise EdgesegError(f"{self.path}: input '{INPUT}' is {in_dtype}, expected uint8 (NHWC BGR)")
-        if out_dtype not in (trt.DataType.UINT8, trt.DataType.INT32):
-            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {out_dtype}, expected uint8 (or int32 on TensorRT 8.x)")
-        self.out_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
-        shape = dims_tuple(engine.get_tensor_shape(INPUT))
-        spec = self.metadata.input
-        if len(shape) != 4 or shape[3] != 3 or (shape[1], shape[2]) != (spec.height, spec.width):
+            raise EdgesegError(f"{self.path}: input '{self.input_name}' is {in_dtype}, expected uint8 (NHWC BGR)")
+        shape = dims_tuple(engine.get_tensor_shape(self.input_name))
+        _, height, width, _ = self.input_shape  # batch_size is still the class default here; H, W from the metadata
+        if len(shape) != 4 or shape[3] != 3 or (shape[1], shape[2]) != (height, width):
             raise EdgesegError(f"{self.path}: input shape {shape} does not match the metadata "
-                               f"(N x {spec.height} x {spec.width} x 3); rebuild the engine from its ONNX")
+                               f"(N x {height} x {width} x 3); rebuild the engine from its ONNX")
         if shape[0] == -1:  # dynamic batch: run at the profile's opt batch
-            self.batch_size = int(engine.get_tensor_profile_shape(INPUT, 0)[1][0])
+            self.batch_size = int(engine.get_tensor_profile_shape(self.input_name, 0)[1][0])
         else:
             self.batch_size = int(shape[0])
         context = engine.create_execution_context()
         self.context = context
-        if shape[0] == -1 and not context.set_input_shape(INPUT, (self.batch_size, spec.height, spec.width, 3)):
-            raise EdgesegError(f"{self.path}: TensorRT refused input shape {(self.batch_size, spec.height, spec.width, 3)}")
+        full = (self.batch_size, height, width, 3)
+        if shape[0] == -1 and not context.set_input_shape(self.input_name, full):
+            raise EdgesegError(f"{self.path}: TensorRT refused input shape {full}")
+        if proposals:
+            self._check_proposal_outputs(trt, engine, context)
+        else:
+            self._check_labels_output(trt, engine, context)
+
+    def _check_labels_output(self, trt: Any, engine: Any, context: Any) -> None:
+        out_dtype = engine.get_tensor_dtype(OUTPUT)
+        if out_dtype not in (trt.DataType.UINT8, trt.DataType.INT32):
+            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {out_dtype}, expected uint8 (or int32 on TensorRT 8.x)")
+        self.out_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
         self.out_shape = dims_tuple(context.get_tensor_shape(OUTPUT))
+        spec = self.metadata.input
         if self.out_shape != (self.batch_size, spec.height, spec.width):
             raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {self.out_shape}, expected "
                                f"{(self.batch_size, spec.height, spec.width)}")
+        self.outputs = [(OUTPUT, self.out_shape, self.out_dtype)]
+
+    def _check_proposal_outputs(self, trt: Any, engine: Any, context: Any) -> None:
+        """``mask_logits`` float32 K x M x M and ``scores`` float32 K (float16 is accepted and widened on the host)."""
+        floats: dict[Any, np.dtype] = {trt.DataType.FLOAT: np.dtype(np.float32), trt.DataType.HALF: np.dtype(np.float16)}
+        masks, scores = (dims_tuple(context.get_tensor_shape(name)) for name in PROPOSALS_OUTPUTS)
+        if len(masks) != 3 or masks[0] != self.batch_size or masks[1] != masks[2] or scores != (self.batch_size,):
+            raise EdgesegError(f"{self.path}: outputs are mask_logits {masks} and scores {scores}, expected "
+                               f"({self.batch_size}, M, M) and ({self.batch_size},); rebuild from an 'edgeseg export' ONNX")
+        self.outputs = []
+        for name, shape in zip(PROPOSALS_OUTPUTS, (masks, scores)):
+            dtype = engine.get_tensor_dtype(name)
+            if dtype not in floats:
+                raise EdgesegError(f"{self.path}: output '{name}' is {dtype}, expected float32 (or float16)")
+            self.outputs.append((name, shape, floats[dtype]))
 
     def _allocate(self) -> None:
-        """Device and pinned host buffers, one stream, tensor addresses: all once."""
+        """Device and pinned host buffers, one stream, tensor addresses: all once (input first, then outputs)."""
         n, h, w, c = self.input_shape
         self.in_nbytes = n * h * w * c
-        self.out_nbytes = int(np.prod(self.out_shape)) * self.out_dtype.itemsize
-        self.d_in = self.cuda.malloc(self.in_nbytes, f"'{INPUT}'")
+        self.out_nbytes_each = [int(np.prod(shape)) * dtype.itemsize for _, shape, dtype in self.outputs]
+        self.out_nbytes = sum(self.out_nbytes_each)
+        self.d_in = self.cuda.malloc(self.in_nbytes, f"'{self.input_name}'")
         self._device_ptrs.append(self.d_in)
-        self.d_out = self.cuda.malloc(self.out_nbytes, f"'{OUTPUT}'")
-        self._device_ptrs.append(self.d_out)
-        self.h_in_ptr = self.cuda.malloc_host(self.in_nbytes, f"'{INPUT}'")
+        for (name, _, _), nbytes in zip(self.outputs, self.out_nbytes_each):
+            self.d_outs.append(self.cuda.malloc(nbytes, f"'{name}'"))
+            self._device_ptrs.append(self.d_outs[-1])
+        self.h_in_ptr = self.cuda.malloc_host(self.in_nbytes, f"'{self.input_name}'")
         self._host_ptrs.append(self.h_in_ptr)
-        self.h_out_ptr = self.cuda.malloc_host(self.out_nbytes, f"'{OUTPUT}'")
-        self._host_ptrs.append(self.h_out_ptr)
+        h_out_ptrs = []
+        for (name, _, _), nbytes in zip(self.outputs, self.out_nbytes_each):
+            h_out_ptrs.append(self.cuda.malloc_host(nbytes, f"'{name}'"))
+            self._host_ptrs.append(h_out_ptrs[-1])
+        self.h_out_ptrs = h_out_ptrs
         self.h_in = self.cuda.host_array(self.h_in_ptr, (n, h, w, c), np.uint8)
-        self.h_out = self.cuda.host_array(self.h_out_ptr, self.out_shape, self.out_dtype)
+        self.h_outs = [self.cuda.host_array(ptr, shape, dtype) for ptr, (_, shape, dtype) in zip(h_out_ptrs, self.outputs)]
         self._stream = self.cuda.stream_create()
         assert self.context is not None
-        for name, ptr in ((INPUT, self.d_in), (OUTPUT, self.d_out)):
+        bindings = [(self.input_name, self.d_in), *((name, ptr) for (name, _, _), ptr in zip(self.outputs, self.d_outs))]
+        for name, ptr in bindings:
             if not self.context.set_tensor_address(name, ptr):
                 raise EdgesegError(f"{self.path}: TensorRT refused the buffer address for '{name}'")
 
@@ -171,7 +216,8 @@ class TrtBackend(Backend):
             raise EdgesegError(f"the TensorRT backend for {self.path} is closed")
         if not self.context.execute_async_v3(int(self._stream)):
             raise EdgesegError(f"TensorRT failed to enqueue {self.path} (execute_async_v3 returned False)")
-        self.cuda.copy_to_host_async(self.h_out_ptr, self.d_out, self.out_nbytes, self._stream)
+        for h_ptr, d_ptr, nbytes in zip(self.h_out_ptrs, self.d_outs, self.out_nbytes_each):
+            self.cuda.copy_to_host_async(h_ptr, d_ptr, nbytes, self._stream)
 
     def _capture_graph(self) -> None:
         # One plain run first: TensorRT allocates and initialises lazily on the
@@ -186,14 +232,24 @@ class TrtBackend(Backend):
         self._graph = graph
         self._graph_exec = self.cuda.graph_instantiate(graph)
 
-    def _infer(self, images: np.ndarray) -> np.ndarray:
-        np.copyto(self.h_in, images)
+    def _run(self, inputs: np.ndarray) -> None:
+        np.copyto(self.h_in, inputs)
         if self._graph_exec is not None:
             self.cuda.graph_launch(self._graph_exec, self._stream)
         else:
             self._enqueue()
         self.cuda.stream_synchronize(self._stream)
-        return self.h_out.astype(np.uint8)  # a copy: the pinned buffer is reused by the next call
+
+    def _infer(self, images: np.ndarray) -> np.ndarray:
+        self._run(images)
+        return self.h_outs[0].astype(np.uint8)  # a copy: the pinned buffer is reused by the next call
+
+    def _infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        if self.metadata.task != "proposals":
+            return {OUTPUT: self._infer(inputs)}
+        self._run(inputs)
+        # copies (astype copies by default): the pinned buffers are reused by the next call
+        return {name: buffer.astype(np.float32) for (name, _, _), buffer in zip(self.outputs, self.h_outs)}
 
     def close(self) -> None:
         """Free the graph, stream and buffers (safe to call twice)."""

@@ -106,6 +106,7 @@ def run_bench(args: argparse.Namespace) -> int:
     plan = TimingPlan(warmup_s=args.warmup_s, min_iters=args.min_iters, min_time_s=args.min_time_s)
     baseline = load_result(args.check) if args.check else None
     with open_backend(artifact, args.backend, threads=args.threads) as backend:
+        backend.require_semantic("edgeseg bench (its scenarios feed frames and read labels)")
         env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
         if args.against:
             return _run_against(args, backend, plan, env)

@@ -358,6 +358,9 @@ class FakeContext(_Obj):
             self._fake.cuda.calls.append(("execute_async_v3", int(stream_handle)))
         if set(self._addresses) != set(self._engine._names):
             return False
+        if "windows" in self._engine._plan["io"]["inputs"]:
+            self._run_proposals(stream_handle)
+            return True
         in_shape = self._shapes.get("image") or self._engine.get_tensor_shape("image")
         out_info = self._engine._info("labels")
         n = int(np.prod(in_shape))
@@ -374,6 +377,28 @@ class FakeContext(_Obj):
         else:
             run()
         return True
+
+
+    def _run_proposals(self, stream_handle) -> None:
+        """The fake proposals "model": mask_logits = the windows' blue channel (top-left M x M) as float32,
+        scores = each window's mean pixel / 255 (float32); known values that prove every buffer's round trip."""
+        in_shape = self._shapes.get("windows") or self._engine.get_tensor_shape("windows")
+        m_shape = self._engine.get_tensor_shape("mask_logits")
+        n, side = int(np.prod(in_shape)), m_shape[1]
+        in_ptr = self._addresses["windows"]
+        m_ptr, s_ptr = self._addresses["mask_logits"], self._addresses["scores"]
+
+        def run():
+            windows = np.ctypeslib.as_array((ctypes.c_uint8 * n).from_address(in_ptr)).reshape(in_shape)
+            masks = np.ascontiguousarray(windows[:, :side, :side, 0].astype(np.float32))
+            scores = np.ascontiguousarray(windows.reshape(len(windows), -1).mean(1).astype(np.float32) / 255)
+            ctypes.memmove(m_ptr, masks.ctypes.data, masks.nbytes)
+            ctypes.memmove(s_ptr, scores.ctypes.data, scores.nbytes)
+
+        if self._fake.cuda is not None:
+            self._fake.cuda.submit(int(stream_handle), run)
+        else:
+            run()
 
 
 class FakeRuntime(_Obj):

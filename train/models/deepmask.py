@@ -19,9 +19,11 @@ centred in the window and an objectness score. As in the paper:
 Loss: :func:`edgeseg.train.proposals_trainer.proposal_loss` (the paper's
 mask logistic loss on positives plus 1/32 of the score logistic loss).
 
-Deployment: the ONNX takes a batch of K windows (uint8 K x window x window x 3
-BGR, cut from a frame by :mod:`edgeseg.runtime.proposals`) and returns the two
-logit outputs; decoding, pasting and drawing happen there. Deviation: windows
+Deployment (``edgeseg export``, :mod:`edgeseg.export.proposals_onnx`): the ONNX
+takes a batch of K windows (uint8 K x window x window x 3 BGR, cut from a frame
+by :mod:`edgeseg.runtime.proposals`) and returns ``mask_logits`` (K x M x M) and
+``scores`` (K, the sigmoid of the score logits, applied in the graph);
+decoding, pasting and drawing happen in the runtime (``edgeseg run``). Deviation: windows
 are cut on a grid (stride 16 by default) instead of running the trunk once on
 the whole frame, which is simpler to deploy but recomputes overlapping windows.
 """
