@@ -77,6 +77,11 @@ def checkpoint_metadata(checkpoint: dict[str, Any], source: str = "checkpoint") 
     return ModelMetadata.from_dict(checkpoint["metadata"], source=source)
 
 
+# Factory arguments naming local files of starting weights (a pretrained backbone, SharpMask's
+# first-stage DeepMask): used when training starts, never when a checkpoint is rebuilt.
+INITIAL_WEIGHTS_ARGS = frozenset({"backbone_weights", "deepmask_weights"})
+
+
 def weights_only_copy(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint without optimizer and RNG state (for shipping a model)."""
     return {k: v for k, v in checkpoint.items() if k not in TRAINING_ONLY_KEYS}
@@ -87,9 +92,9 @@ def model_from_checkpoint(checkpoint: dict[str, Any], source: str = "checkpoint"
     from .models import build_model
 
     meta = checkpoint_metadata(checkpoint, source)
-    # The checkpoint's weights replace any pretrained backbone the run started from, and
-    # that file need not exist where the checkpoint is used.
-    arch_args = {k: v for k, v in meta.arch_args.items() if k != "backbone_weights"}
+    # The checkpoint's weights replace any pretrained weights the run started from, and
+    # those files need not exist where the checkpoint is used.
+    arch_args = {k: v for k, v in meta.arch_args.items() if k not in INITIAL_WEIGHTS_ARGS}
     try:
         model = build_model(meta.architecture, meta.num_classes, **arch_args)
     except KeyError as exc:

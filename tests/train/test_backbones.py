@@ -74,6 +74,22 @@ def test_checkpoint_rebuild_does_not_need_the_pretrained_file(tmp_path):
     assert torch.equal(rebuilt.head[-1].weight, model.head[-1].weight)
 
 
+def test_sharpmask_rebuild_does_not_need_its_first_stage_deepmask_file(tmp_path):
+    from edgeseg.metadata import InputSpec, ModelMetadata
+    from edgeseg.train.checkpoint import CHECKPOINT_FORMAT, model_from_checkpoint
+
+    path = tmp_path / "deepmask.pt"
+    torch.save(build_model("deepmask", 1, window=64).state_dict(), path)
+    args = {"window": 64, "deepmask_weights": str(path)}
+    model = build_model("sharpmask", 1, **args)
+    meta = ModelMetadata(architecture="sharpmask", arch_args=args, classes=["object"], palette=[[255, 255, 0]],
+                         input=InputSpec(height=64, width=64))
+    path.unlink()
+    rebuilt, _ = model_from_checkpoint({"format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(),
+                                        "model": model.state_dict()})
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.state_dict().values(), model.state_dict().values()))
+
+
 # torchvision's published parameter counts minus their classifiers (fc / classifier.*), and key names
 # from its state dicts: equal counts and names mean its ImageNet files load into these backbones.
 @pytest.mark.parametrize(("build", "params", "keys"), [
