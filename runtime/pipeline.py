@@ -49,7 +49,8 @@ JOIN_TIMEOUT_S = 5.0
 
 @dataclass
 class Frame:
-    """One frame on its way through: ``image`` uint8 H x W x 3 BGR, ``labels`` uint8 h x w (model size)."""
+    """One frame on its way through: ``image`` uint8 H x W x 3 BGR (x 4, BGR + depth, from an RGB-D source),
+    ``labels`` uint8 h x w (model size)."""
 
     image: np.ndarray
     times: FrameTimes
@@ -185,7 +186,8 @@ class Pipeline:
             times = frame.times
             try:
                 started = time.perf_counter()
-                image = self.renderer.render(frame.image, frame.labels, self.stats.live_fps())
+                colour = frame.image if frame.image.shape[2] == 3 else np.ascontiguousarray(frame.image[..., :3])
+                image = self.renderer.render(colour, frame.labels, self.stats.live_fps())
                 rendered = time.perf_counter()
                 times.render = rendered - started
             except BaseException as exc:
