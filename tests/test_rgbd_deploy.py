@@ -275,3 +275,14 @@ def test_eval_of_a_4_channel_onnx_needs_depth_and_parity_data_needs_a_4_channel_
     assert ("--parity-data gives colour + depth frames, for RGB-D models; enet takes BGR only: use --parity-images DIR"
             in capsys.readouterr().err)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_bench_feeds_4_channel_frames_and_refuses_the_colour_video_pipeline(tmp_path, capsys):
+    model = tmp_path / "rgbd.onnx"
+    make_contract_onnx(model, height=H, width=W, channels=4)
+    fast = ["--warmup-s", "0", "--min-iters", "5", "--min-time-s", "0", "--blocks", "1", "--threads", "1"]
+    report = tmp_path / "bench.json"
+    assert main(["bench", str(model), *fast, "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["latency_ms"]["count"] >= 5
+    assert main(["bench", str(model), "--scenario", "pipeline", *fast]) == 2
+    assert f"--scenario pipeline reads a colour video, but {model} takes BGR + depth" in capsys.readouterr().err
