@@ -2,7 +2,7 @@
 
 Loading checks the engine's sidecar first (TensorRT version, GPU, file hash;
 see :func:`edgeseg.engines.sidecar.check_artifact`). Buffers are allocated
-once: device memory for ``image`` (uint8 N x H x W x 3 BGR) and ``labels``
+once: device memory for ``image`` (uint8 N x H x W x 3 BGR, or x 4 BGR + depth) and ``labels``
 (uint8, or int32 for TensorRT 8.x exports, N x H x W), and pinned host memory
 of the same sizes so the copies are truly asynchronous. One CUDA stream
 carries copy-in, ``execute_async_v3`` and copy-out; where the target asks
@@ -127,17 +127,18 @@ class TrtBackend(Backend):
         self.out_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
         shape = dims_tuple(engine.get_tensor_shape(INPUT))
         spec = self.metadata.input
-        if len(shape) != 4 or shape[3] != 3 or (shape[1], shape[2]) != (spec.height, spec.width):
+        if len(shape) != 4 or shape[3] != spec.channels or (shape[1], shape[2]) != (spec.height, spec.width):
             raise EdgesegError(f"{self.path}: input shape {shape} does not match the metadata "
-                               f"(N x {spec.height} x {spec.width} x 3); rebuild the engine from its ONNX")
+                               f"(N x {spec.height} x {spec.width} x {spec.channels}); rebuild the engine from its ONNX")
         if shape[0] == -1:  # dynamic batch: run at the profile's opt batch
             self.batch_size = int(engine.get_tensor_profile_shape(INPUT, 0)[1][0])
         else:
             self.batch_size = int(shape[0])
         context = engine.create_execution_context()
         self.context = context
-        if shape[0] == -1 and not context.set_input_shape(INPUT, (self.batch_size, spec.height, spec.width, 3)):
-            raise EdgesegError(f"{self.path}: TensorRT refused input shape {(self.batch_size, spec.height, spec.width, 3)}")
+        full = (self.batch_size, spec.height, spec.width, spec.channels)
+        if shape[0] == -1 and not context.set_input_shape(INPUT, full):
+            raise EdgesegError(f"{self.path}: TensorRT refused input shape {full}")
         self.out_shape = dims_tuple(context.get_tensor_shape(OUTPUT))
         if self.out_shape != (self.batch_size, spec.height, spec.width):
             raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {self.out_shape}, expected "
