@@ -135,12 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logits", action="store_true", help="also output float32 'logits' N x C x H x W")
     p.add_argument("--parity-images", metavar="DIR", help="images for the PyTorch parity check (default: samples/camvid/val)")
     p.add_argument("--parity-count", type=int, default=8, help="how many parity images (default 8)")
+    p.add_argument("--parity-data", metavar="ROOT",
+                   help="RGB-D models: an RGB-D data set (images/, depth/, masks/) whose frames the parity check uses "
+                        "(default: --parity-images with a made-up vertical depth ramp)")
+    p.add_argument("--parity-split", default="val", help="split of --parity-data (default: val)")
 
     p = add("quantize", _quantize, "FP32 ONNX -> FP16 or INT8 (Q/DQ) ONNX, optionally gated on mIoU (needs edgeseg[export])")
     p.add_argument("model", help="FP32 ONNX written by 'edgeseg export'")
     p.add_argument("--precision", required=True, choices=["fp16", "int8"])
     p.add_argument("-o", "--output", help="ONNX file to write (default: MODEL.<precision>.onnx)")
-    p.add_argument("--calib", metavar="DIR", help="INT8: folder of calibration images (e.g. calib_data/camvid)")
+    p.add_argument("--calib", metavar="DIR", help="INT8: folder of calibration images (e.g. calib_data/camvid); "
+                   "for RGB-D models an RGB-D data set (images/, depth/, masks/)")
+    p.add_argument("--calib-split", default="train", help="INT8, RGB-D models: split of --calib (default: train)")
     p.add_argument("--method", default="entropy", choices=["entropy", "minmax", "percentile"],
                    help="INT8 calibration method (default: entropy)")
     p.add_argument("--num-images", type=int, default=0, help="INT8: calibrate on N images, evenly spaced (0: all)")

@@ -54,7 +54,7 @@ def normalize_image(images: np.ndarray, mean, std) -> np.ndarray:
 
 
 def resize_to_input(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 H x W x 3 BGR image resized (bilinear) to the model input, as the runtime does.
+    """uint8 H x W x 3 BGR (or x 4, BGR + depth) image resized (bilinear) to the model input, as the runtime does.
 
     Calibration and evaluation both use this, so INT8 scales are computed on
     exactly the pixels the deployed model sees.

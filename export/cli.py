@@ -18,13 +18,16 @@ def run_export(args: argparse.Namespace) -> int:
     result = export_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
         with_logits=args.logits, parity_images=args.parity_images, parity_count=args.parity_count,
+        parity_data=args.parity_data, parity_split=args.parity_split,
     )
     spec = result.metadata.input
     outputs = "labels, logits" if args.logits else "labels"
-    print(f"wrote {result.path}: image uint8 {args.batch}x{spec.height}x{spec.width}x3 BGR -> {outputs}; "
+    layout = "3 BGR" if spec.channels == 3 else f"4 BGR + depth ({spec.depth_scale:g} mm per step)"
+    print(f"wrote {result.path}: image uint8 {args.batch}x{spec.height}x{spec.width}x{layout} -> {outputs}; "
           f"opset {args.opset}")
     print(f"parity with PyTorch: {result.parity.describe()}")
-    print(f"next: edgeseg quantize {result.path} --precision int8 --calib calib_data/camvid")
+    calib = "calib_data/camvid" if spec.channels == 3 else "RGBD_DATA_ROOT"
+    print(f"next: edgeseg quantize {result.path} --precision int8 --calib {calib}")
     return 0
 
 
@@ -33,6 +36,7 @@ def run_quantize(args: argparse.Namespace) -> int:
 
     result = quantize_onnx(
         args.model, args.output, args.precision, calib=args.calib, method=args.method, num_images=args.num_images,
+        calib_split=args.calib_split,
         exclude_nodes=args.exclude_nodes, eval_data=args.eval_data, split=args.split,
         max_miou_drop=args.max_miou_drop, eval_limit=args.eval_limit,
     )

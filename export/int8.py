@@ -84,7 +84,7 @@ def int8_from_fp32(model, calibration: ImageSet, method: str, *, batch: int, exc
     """A Q/DQ INT8 copy of the FP32 ``onnx.ModelProto`` ``model``.
 
     Args:
-        calibration: uint8 BGR images at the model input size.
+        calibration: uint8 BGR (or BGR + depth) images at the model input size.
         method: ``entropy``, ``minmax`` or ``percentile`` (:data:`PERCENTILE`).
         batch: the model's fixed batch size.
         exclude_nodes: node names to leave in float (e.g. first or last conv).

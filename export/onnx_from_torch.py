@@ -74,11 +74,11 @@ def check_export_args(output: Path, batch: int, opset: int) -> None:
         raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
 
 
-def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int):
-    """Trace ``wrapper`` (outputs labels, logits) to an ``onnx.ModelProto``."""
+def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, channels: int = 3):
+    """Trace ``wrapper`` (outputs labels, logits) to an ``onnx.ModelProto`` with input uint8 N x H x W x ``channels``."""
     torch = require("torch", "export")
     onnx = require("onnx", "export")
-    example = torch.zeros(batch, height, width, 3, dtype=torch.uint8)
+    example = torch.zeros(batch, height, width, channels, dtype=torch.uint8)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of torch.export, and
@@ -97,7 +97,8 @@ def simplified_onnx(model):
 
 def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, *, height: int | None = None,
                       width: int | None = None, batch: int = 1, opset: int = DEFAULT_OPSET, with_logits: bool = False,
-                      parity_images: str | os.PathLike | None = None, parity_count: int = 8) -> ExportResult:
+                      parity_images: str | os.PathLike | None = None, parity_count: int = 8,
+                      parity_data: str | os.PathLike | None = None, parity_split: str = "val") -> ExportResult:
     """Export ``checkpoint`` to ``output`` (see the module docstring).
 
     Args:
@@ -107,6 +108,10 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
         parity_images: folder of images for the parity check; None means the
             bundled ``samples/camvid/val``.
         parity_count: how many of them to use (evenly spaced).
+        parity_data, parity_split: RGB-D models only: an RGB-D data set whose
+            ``parity_split`` gives the parity frames (colour + real depth). None
+            means the parity images with a made-up depth ramp
+            (:func:`.rgbd_frames.with_ramp_depth`).
 
     Raises:
         EdgesegError: bad checkpoint, unknown architecture, bad size or opset,
@@ -127,31 +132,36 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     ckpt = load_checkpoint(checkpoint)
     model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
     entry = get_entry(meta.architecture)
-    if entry.task != "semantic" or entry.in_channels != 3:
+    channels = meta.input.channels
+    if entry.task != "semantic" or entry.in_channels != channels:
         raise EdgesegError(
-            f"{checkpoint}: architecture '{meta.architecture}' ({entry.task}, {entry.in_channels} input channels) "
-            "does not fit the export contract (RGB in, per-pixel class labels out); proposal models (DeepMask, "
-            "SharpMask) go through 'edgeseg export', which calls export.proposals_onnx.export_proposals_checkpoint"
+            f"{checkpoint}: architecture '{meta.architecture}' ({entry.task}, {entry.in_channels} input channels, "
+            f"metadata says {channels}) does not fit the export contract (BGR or BGR + depth in, per-pixel class "
+            "labels out); proposal models (DeepMask, SharpMask) go through 'edgeseg export', which calls "
+            "export.proposals_onnx.export_proposals_checkpoint"
         )
+    if parity_data is not None and channels != 4:
+        raise EdgesegError(f"--parity-data gives colour + depth frames, for RGB-D models; {meta.architecture} "
+                           "takes BGR only: use --parity-images DIR")
     height = meta.input.height if height is None else height
     width = meta.input.width if width is None else width
     multiple = max(entry.input_multiple, meta.input.multiple)
     check_input_size(height, width, multiple, meta.architecture)
-    if parity_images is None:
+    if parity_images is None and parity_data is None:
         parity_images = DEFAULT_PARITY_IMAGES
         if not parity_images.is_dir():
             raise EdgesegError(
                 f"the bundled parity images ({parity_images}) are not here; pass --parity-images DIR "
                 "(a folder of images like the ones the model will see)"
             )
-    images = load_image_folder(parity_images, height, width, count=parity_count, what="parity image").images
+    images, parity_source = _parity_frames(meta, height, width, parity_images, parity_count, parity_data, parity_split)
 
     log.info("exporting %s (%s) at %dx%d, batch %d, opset %d", checkpoint, meta.architecture, height, width, batch, opset)
     wrapper = DeployWrapper(model, meta.input.mean, meta.input.std, with_logits=True)
-    graph = simplified_onnx(onnx_from_torch(wrapper, height, width, batch, opset))
+    graph = simplified_onnx(onnx_from_torch(wrapper, height, width, batch, opset, channels))
     check_model(graph, str(output))
 
-    log.info("checking parity with PyTorch on %d images from %s", len(images), parity_images)
+    log.info("checking parity with PyTorch on %d images from %s", len(images), parity_source)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -173,3 +183,26 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     check_model(graph, str(output))
     save_onnx(graph, output)
     return ExportResult(output, exported, parity)
+
+
+def _parity_frames(meta: ModelMetadata, height: int, width: int, parity_images, parity_count: int, parity_data,
+                   parity_split: str):
+    """uint8 N x H x W x C parity frames and a description of where they came from (for the log).
+
+    3 channels: the images of ``parity_images``. 4 channels (RGB-D): the
+    colour + depth frames of the RGB-D data set ``parity_data`` if given, else
+    the images of ``parity_images`` with a deterministic vertical depth ramp.
+    """
+    from .rgbd_frames import RAMP_FAR, RAMP_NEAR, load_rgbd_frames, with_ramp_depth
+
+    if parity_data is not None:
+        frames = load_rgbd_frames(parity_data, parity_split, height, width, meta.input.depth_scale,
+                                  count=parity_count, what="parity").images
+        return frames, f"{parity_data} [{parity_split}] (colour + depth)"
+    images = load_image_folder(parity_images, height, width, count=parity_count, what="parity image").images
+    if meta.input.channels == 3:
+        return images, parity_images
+    log.info("no --parity-data: parity frames are the images of %s with a made-up depth channel (vertical ramp "
+             "%d..%d, top to bottom); pass --parity-data ROOT (an RGB-D data set) to check on real depth",
+             parity_images, RAMP_FAR, RAMP_NEAR)
+    return with_ramp_depth(images), f"{parity_images} + depth ramp {RAMP_FAR}..{RAMP_NEAR}"

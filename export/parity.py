@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeseg.metadata import ModelMetadata
-from edgeseg.preprocess import normalize_bgr
+from edgeseg.preprocess import normalize_image
 
 from .tolerances import FP32_LABEL_AGREEMENT, FP32_LOGITS_ATOL, FP32_LOGITS_MAX_OUTLIERS
 
@@ -61,7 +61,7 @@ def onnx_vs_torch(torch_model, meta: ModelMetadata, session, images: np.ndarray,
         meta: its metadata (mean and std).
         session: an onnxruntime session of the exported model with outputs
             ``labels`` and ``logits``.
-        images: uint8 N x H x W x 3 BGR at the export size.
+        images: uint8 N x H x W x 3 BGR (x 4, BGR + depth, for RGB-D models) at the export size.
         batch: the ONNX's fixed batch size (the last chunk is padded).
     """
     import torch
@@ -75,7 +75,7 @@ def onnx_vs_torch(torch_model, meta: ModelMetadata, session, images: np.ndarray,
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
         labels, logits = session.run(["labels", "logits"], {"image": chunk})
         with torch.no_grad():
-            reference = torch_model(torch.from_numpy(normalize_bgr(chunk, meta.input.mean, meta.input.std))).numpy()
+            reference = torch_model(torch.from_numpy(normalize_image(chunk, meta.input.mean, meta.input.std))).numpy()
         errors.append(np.abs(logits[:real] - reference[:real]).ravel())
         same += int((labels[:real] == reference[:real].argmax(1)).sum())
         total += labels[:real].size

@@ -45,13 +45,16 @@ def batch_size_of(model, source: str) -> int:
 
 
 def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, precision: str, *,
-                  calib: str | os.PathLike | None = None, method: str = "entropy", num_images: int = 0,
+                  calib: str | os.PathLike | None = None, calib_split: str = "train", method: str = "entropy",
+                  num_images: int = 0,
                   exclude_nodes: list[str] | None = None, eval_data: str | os.PathLike | None = None,
                   split: str = "val", max_miou_drop: float = 1.0, eval_limit: int = 0) -> QuantizeResult:
     """Write the ``precision`` variant of the FP32 ONNX ``source`` to ``output``.
 
     Args:
-        calib: folder of calibration images (INT8 only, required there).
+        calib: folder of calibration images (INT8 only, required there); for
+            RGB-D models (4 input channels) an RGB-D data set, whose
+            ``calib_split`` gives colour + depth frames.
         method: INT8 calibration method (``entropy``, ``minmax``, ``percentile``).
         num_images: use this many calibration images, evenly spaced (0: all).
         exclude_nodes: node names kept in float (INT8 only).
@@ -91,11 +94,24 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
         calibration = None
         tools = tool_versions("onnx", "onnxconverter-common")
     else:
+        rgbd = meta.input.channels == 4
+        if calib is None and rgbd:
+            raise EdgesegError(
+                f"--precision int8 needs calibration frames with depth for this RGB-D model ({meta.architecture}): "
+                "pass --calib ROOT, an RGB-D data set (images/SPLIT/, depth/SPLIT/ 16-bit PNG millimetres, masks/SPLIT/), "
+                "and --calib-split SPLIT (default train); or use --precision fp16"
+            )
         if calib is None:
             raise EdgesegError("--precision int8 needs --calib DIR, a folder of images like the camera's (e.g. calib_data/camvid)")
         if method not in CALIBRATION_METHODS:
             raise EdgesegError(f"unknown --method {method!r}; choose one of {', '.join(CALIBRATION_METHODS)}")
-        images = load_image_folder(calib, meta.input.height, meta.input.width, count=num_images)
+        if rgbd:
+            from .rgbd_frames import load_rgbd_frames
+
+            images = load_rgbd_frames(calib, calib_split, meta.input.height, meta.input.width, meta.input.depth_scale,
+                                      count=num_images, what="calibration")
+        else:
+            images = load_image_folder(calib, meta.input.height, meta.input.width, count=num_images)
         variant = int8_from_fp32(model, images, method, batch=batch_size_of(model, str(source)), exclude_nodes=exclude_nodes)
         calibration = calibration_record(images, method, sha256_file(source))
         if exclude_nodes:

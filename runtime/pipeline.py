@@ -60,7 +60,7 @@ class Frame:
     """One frame on its way through.
 
     Attributes:
-        image: uint8 H x W x 3 BGR, as read from the source.
+        image: uint8 H x W x 3 BGR as read from the source (x 4, BGR + depth, from an RGB-D source).
         prediction: what the renderer draws: uint8 h x w labels at the model
             size (semantic), or the predictor's result (proposals: ``list[Proposal]``).
     """
@@ -209,7 +209,8 @@ class Pipeline:
             times = frame.times
             try:
                 started = time.perf_counter()
-                image = self.renderer.render(frame.image, frame.prediction, self.stats.live_fps())
+                colour = frame.image if frame.image.shape[2] == 3 else np.ascontiguousarray(frame.image[..., :3])
+                image = self.renderer.render(colour, frame.prediction, self.stats.live_fps())
                 rendered = time.perf_counter()
                 times.render = rendered - started
             except BaseException as exc:

@@ -12,6 +12,9 @@ numpy and OpenCV only. The contract:
   done: give depth already registered to the colour camera);
 - the i-th colour frame is paired with the i-th depth frame; the source ends
   when either stream ends, and :attr:`RGBDSource.frames` counts what it yielded.
+- it is a :class:`~.sources.Source` (a file source: not live, every frame is
+  processed), so ``edgeseg run --source COLOUR --depth DEPTH`` feeds it to the
+  normal pipeline; the overlay is drawn on ``frame[..., :3]``.
 
 Depth comes from either:
 
@@ -23,6 +26,7 @@ Depth comes from either:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -30,6 +34,10 @@ import numpy as np
 
 from edgeseg.errors import EdgesegError
 from edgeseg.preprocess import depth_to_u8
+
+from .sources import Source
+
+log = logging.getLogger("edgeseg.sources")
 
 
 def _open_video(path: str | Path, what: str) -> cv2.VideoCapture:
@@ -68,7 +76,7 @@ class DepthSequence:
         return depth
 
 
-class RGBDSource:
+class RGBDSource(Source):
     """Colour video + depth (folder of 16-bit PNGs or an 8-bit depth video) -> uint8 H x W x 4 frames.
 
     Args:
@@ -91,6 +99,18 @@ class RGBDSource:
             self.depth_frames = None
             self.depth_video = _open_video(depth, "depth video")
         self.frames = 0
+        self.uri = f"{colour} + depth {depth}"
+        self.live = False
+        reported = self.colour.get(cv2.CAP_PROP_FPS)
+        self.fps = reported if 0 < reported < 1000 else None
+        counts = [int(self.colour.get(cv2.CAP_PROP_FRAME_COUNT)),
+                  len(self.depth_frames.paths) if self.depth_frames is not None
+                  else int(self.depth_video.get(cv2.CAP_PROP_FRAME_COUNT))]
+        if all(c > 0 for c in counts):
+            self.frame_count = min(counts)
+            if counts[0] != counts[1]:
+                log.warning("colour video %s has %d frames and depth %s has %d: using the first %d of each",
+                            colour, counts[0], depth, counts[1], self.frame_count)
 
     def _read_depth(self) -> np.ndarray | None:
         """uint8 depth in ``depth_scale`` units, or None at the end."""

@@ -26,6 +26,7 @@ from typing import Any
 
 from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
+from edgeseg.metadata import ModelMetadata
 
 from .backends import open_backend
 from .overlay import OverlayRenderer
@@ -50,11 +51,42 @@ def _open_sinks(uris: list[str], fps: float | None) -> list[Sink]:
     return sinks
 
 
-def _open_source(args: argparse.Namespace):
+def check_depth_args(args: argparse.Namespace, artifact: str, meta: ModelMetadata) -> None:
+    """Refuse a 4-channel model without ``--depth``, ``--depth`` with a BGR model, and depth with live sources."""
+    depth = getattr(args, "depth", None)
+    if meta.input.channels == 4 and depth is None:
+        raise EdgesegError(
+            f"{artifact} ({meta.architecture}): this model takes BGR + depth: pass --depth DEPTH.mp4 (8-bit depth "
+            "video) or --depth DEPTH_FOLDER (16-bit PNGs in millimetres), paired frame by frame with --source COLOUR.mp4"
+        )
+    if depth is None:
+        if getattr(args, "depth_scale", None) is not None:
+            raise EdgesegError("--depth-scale converts the --depth stream; it needs --depth")
+        return
+    if meta.input.channels != 4:
+        raise EdgesegError(f"--depth is for RGB-D models (4 input channels); {artifact} ({meta.architecture}) "
+                           "takes BGR only: drop --depth")
+    if args.live or args.reconnect is not None:
+        raise EdgesegError("--depth pairs two recorded files frame by frame; --live and --reconnect are not supported with it")
+    colour = args.source[len("file://"):] if args.source.startswith("file://") else args.source
+    if "://" in colour or colour.isdigit() or colour.startswith(("/dev/video", "gst:")):
+        raise EdgesegError(f"--depth needs a colour video file as --source; {args.source} is a live source, and live "
+                           "cameras with depth are not supported: record both streams to files first")
+    if Path(colour).is_dir():
+        raise EdgesegError(f"--depth needs a colour video file as --source; {colour} is a folder")
+    if args.depth_scale is not None and not args.depth_scale > 0:
+        raise EdgesegError(f"--depth-scale {args.depth_scale} must be a positive number of millimetres per step")
+
+
+def _open_source(args: argparse.Namespace, meta: ModelMetadata):
     """The source, wrapped for ``--loop`` or ``--reconnect`` when asked."""
     if args.loop is not None and args.reconnect is not None:
         raise EdgesegError("--loop replays files and --reconnect reopens live streams: choose one")
+    depth = getattr(args, "depth", None)
+
     def opener():
+        if depth is not None:
+            return open_rgbd_source(args.source, depth, args.depth_scale, meta)
         return open_source(args.source, live=args.live)
 
     if args.loop is not None:
@@ -86,6 +118,16 @@ def _task_parts(args: argparse.Namespace, backend):
     return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend), None
 
 
+def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: ModelMetadata):
+    """:class:`~.rgbd_source.RGBDSource` with the model's ``depth_scale`` unless one is given."""
+    from .rgbd_source import RGBDSource
+
+    colour = colour[len("file://"):] if colour.startswith("file://") else colour
+    if depth_scale is not None and not Path(depth).is_dir():
+        log.warning("--depth-scale is ignored for a depth video: its frames are already 8-bit depth in the model's units")
+    return RGBDSource(colour, depth, meta.input.depth_scale if depth_scale is None else depth_scale)
+
+
 def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
     if args.max_frames < 0:
@@ -96,8 +138,9 @@ def run_video(args: argparse.Namespace) -> int:
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata
+        check_depth_args(args, str(args.artifact), meta)
         renderer, predictor = _task_parts(args, backend)
-        source = _open_source(args)
+        source = _open_source(args, meta)
         try:
             sinks = _open_sinks(args.sink, source.fps)
         except BaseException:

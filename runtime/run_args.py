@@ -11,6 +11,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True, metavar="SRC",
                    help="video/image/folder/glob path or file://, v4l2:///dev/video0 or a camera index, csi://0, "
                         "rtsp://..., gst:PIPELINE, synthetic://?fps=30")
+    p.add_argument("--depth", metavar="DEPTH",
+                   help="RGB-D models: depth paired frame by frame with a colour video --source: a depth video (8-bit, "
+                        "in the model's depth units) or a folder of 16-bit PNGs in millimetres, registered to the colour camera")
+    p.add_argument("--depth-scale", type=float, metavar="MM",
+                   help="millimetres per 8-bit depth step for 16-bit PNG depth (default: the model's input.depth_scale)")
     p.add_argument("--sink", required=True, action="append", metavar="SINK",
                    help="out.mp4 / out.avi, an image folder, display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
     p.add_argument("--live", action="store_true",

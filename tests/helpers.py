@@ -28,10 +28,11 @@ def tiny_train_overrides(**extra) -> list[str]:
 
 
 def make_contract_onnx(path, *, height: int = 32, width: int = 48, num_classes: int = 3, batch: int | str = 1,
-                       seed: int = 0, metadata: bool = True, opset: int = 17):
+                       seed: int = 0, metadata: bool = True, opset: int = 17, channels: int = 3):
     """Write a tiny ONNX that honours edgeseg's contract, without torch.
 
-    ``image`` uint8 N x H x W x 3 BGR -> Cast -> Transpose (NCHW) -> 1x1 Conv
+    ``image`` uint8 N x H x W x C (C = ``channels``: 3 BGR, 4 BGR + depth with
+    depth_scale 40 in the metadata) -> Cast -> Transpose (NCHW) -> 1x1 Conv
     (random weights) -> ArgMax over channels -> Cast -> ``labels`` uint8 N x H x W.
     With ``metadata``, the edgeseg metadata (identity normalisation) is attached.
     Returns ``(path, weight, bias)`` so a test can compute the expected labels.
@@ -44,7 +45,7 @@ def make_contract_onnx(path, *, height: int = 32, width: int = 48, num_classes: 
     from edgeseg.palettes import default_palette
 
     rng = np.random.default_rng(seed)
-    weight = rng.standard_normal((num_classes, 3, 1, 1)).astype(np.float32)
+    weight = rng.standard_normal((num_classes, channels, 1, 1)).astype(np.float32)
     bias = rng.standard_normal(num_classes).astype(np.float32)
     nodes = [
         helper.make_node("Cast", ["image"], ["image_f"], to=TensorProto.FLOAT),
@@ -55,7 +56,7 @@ def make_contract_onnx(path, *, height: int = 32, width: int = 48, num_classes: 
     ]
     graph = helper.make_graph(
         nodes, "tiny_contract",
-        [helper.make_tensor_value_info("image", TensorProto.UINT8, [batch, height, width, 3])],
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, [batch, height, width, channels])],
         [helper.make_tensor_value_info("labels", TensorProto.UINT8, [batch, height, width])],
         initializer=[numpy_helper.from_array(weight, "weight"), numpy_helper.from_array(bias, "bias")],
     )
@@ -65,7 +66,8 @@ def make_contract_onnx(path, *, height: int = 32, width: int = 48, num_classes: 
         meta = ModelMetadata(
             architecture="tiny_conv1x1", classes=[f"class{i}" for i in range(num_classes)],
             palette=[list(c) for c in default_palette(num_classes)],
-            input=InputSpec(height=height, width=width, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0]), opset=opset,
+            input=InputSpec(height=height, width=width, mean=[0.0] * channels, std=[1.0] * channels,
+                            channels=channels, depth_scale=40.0 if channels == 4 else None), opset=opset,
         )
         helper.set_model_props(model, {ONNX_METADATA_KEY: meta.to_json()})
     onnx.checker.check_model(model, full_check=True)

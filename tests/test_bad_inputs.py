@@ -342,6 +342,20 @@ CASES: list[Case] = [
     Case("calibration_unreadable_image", "calibration folder whose images are all unreadable (a readable one among them is used, "
          "with a warning naming each skipped file)", "quantize --precision int8",
          _calibration, "holds no readable image (2 file(s) could not be decoded); re-copy the images", absent=("int8.onnx",)),
+    # depth (RGB-D models: edgeseg run --source COLOUR --depth DEPTH)
+    Case("depth_not_given", "RGB-D (4-channel) model run without --depth", "run",
+         lambda e: _run_argv(e, e.onnx(channels=4)), "this model takes BGR + depth: pass --depth DEPTH.mp4",
+         absent=("out.mp4",)),
+    Case("depth_with_bgr_model", "--depth given for a BGR (3-channel) model", "run",
+         lambda e: [*_run_argv(e, e.onnx()), "--depth", e.p("depth.mp4")],
+         "--depth is for RGB-D models (4 input channels); {tmp}/model.onnx (tiny_conv1x1) takes BGR only: drop --depth",
+         absent=("out.mp4",)),
+    Case("depth_video_missing", "depth video that does not exist", "run",
+         lambda e: [*_run_argv(e, e.onnx(channels=4)), "--depth", e.p("none.mp4")],
+         "depth video {tmp}/none.mp4 does not exist", absent=("out.mp4",)),
+    Case("depth_video_corrupt", "depth .mp4 of garbage bytes", "run",
+         lambda e: [*_run_argv(e, e.onnx(channels=4)), "--depth", e.write("junk.mp4", b"garbage" * 100)],
+         "cannot open depth video {tmp}/junk.mp4: not a video OpenCV can decode", absent=("out.mp4",)),
     # faults
     Case("disk_full_during_build", "disk full while writing the built artifact (os.fsync raises ENOSPC)",
          "build --target cpu", _disk_full, "No space left on device on the file system of {tmp}/built; free some space",

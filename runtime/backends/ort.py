@@ -147,8 +147,9 @@ class OrtBackend(Backend):
             raise EdgesegError(f"{path}: no input named 'image' (inputs: {list(inputs)}); not an edgeseg ONNX")
         shape = inputs["image"].shape
         spec = self.metadata.input
-        if len(shape) != 4 or shape[3] != 3 or inputs["image"].type != "tensor(uint8)":
-            raise EdgesegError(f"{path}: input 'image' is {inputs['image'].type} {shape}, expected uint8 N x H x W x 3")
+        if len(shape) != 4 or shape[3] != spec.channels or inputs["image"].type != "tensor(uint8)":
+            raise EdgesegError(f"{path}: input 'image' is {inputs['image'].type} {shape}, expected uint8 N x H x W x "
+                               f"{spec.channels} (the metadata's input.channels)")
         if shape[1:3] != [spec.height, spec.width]:
             raise EdgesegError(
                 f"{path}: input is {shape[1]}x{shape[2]} but the metadata says {spec.height}x{spec.width}; "

@@ -4,8 +4,8 @@ Loading checks the engine's sidecar first (TensorRT version, GPU, file hash;
 see :func:`edgeseg.engines.sidecar.check_artifact`). The I/O follows the
 metadata's task:
 
-- semantic: ``image`` (uint8 N x H x W x 3 BGR) -> ``labels`` (uint8, or
-  int32 for TensorRT 8.x exports, N x H x W);
+- semantic: ``image`` (uint8 N x H x W x 3 BGR, or x 4 BGR + depth) -> ``labels``
+  (uint8, or int32 for TensorRT 8.x exports, N x H x W);
 - proposals: ``windows`` (uint8 K x S x S x 3 BGR) -> ``mask_logits``
   (float32 K x M x M) and ``scores`` (float32 K), through ``infer_outputs``.
 
@@ -138,17 +138,18 @@ class TrtBackend(Backend):
         if in_dtype != trt.DataType.UINT8:
             raise EdgesegError(f"{self.path}: input '{self.input_name}' is {in_dtype}, expected uint8 (NHWC BGR)")
         shape = dims_tuple(engine.get_tensor_shape(self.input_name))
-        _, height, width, _ = self.input_shape  # batch_size is still the class default here; H, W from the metadata
-        if len(shape) != 4 or shape[3] != 3 or (shape[1], shape[2]) != (height, width):
+        # batch_size is still the class default here; H, W, C from the metadata (the window for proposals)
+        _, height, width, channels = self.input_shape
+        if len(shape) != 4 or shape[3] != channels or (shape[1], shape[2]) != (height, width):
             raise EdgesegError(f"{self.path}: input shape {shape} does not match the metadata "
-                               f"(N x {height} x {width} x 3); rebuild the engine from its ONNX")
+                               f"(N x {height} x {width} x {channels}); rebuild the engine from its ONNX")
         if shape[0] == -1:  # dynamic batch: run at the profile's opt batch
             self.batch_size = int(engine.get_tensor_profile_shape(self.input_name, 0)[1][0])
         else:
             self.batch_size = int(shape[0])
         context = engine.create_execution_context()
         self.context = context
-        full = (self.batch_size, height, width, 3)
+        full = (self.batch_size, height, width, channels)
         if shape[0] == -1 and not context.set_input_shape(self.input_name, full):
             raise EdgesegError(f"{self.path}: TensorRT refused input shape {full}")
         if proposals:

@@ -45,13 +45,13 @@ def _engine_key(path: Path) -> str | None:
 
 def measure_artifact(backend, scenario: str, plan: TimingPlan, batch: int = 0) -> Samples:
     """Time ``backend`` in ``scenario``; offline sends ``batch`` images per call (0: the model's batch)."""
-    _, height, width, _ = backend.input_shape
+    _, height, width, channels = backend.input_shape  # channels: 3 BGR, 4 BGR + depth (RGB-D models)
     if scenario == "single-stream":
-        inputs = synthetic_frames((1, height, width, 3))
+        inputs = synthetic_frames((1, height, width, channels))
         return time_calls(backend.infer, inputs, plan, images_per_call=1)
     if scenario == "offline":
         n = batch or max(backend.batch_size, 8)
-        inputs = synthetic_frames((n, height, width, 3), count=2)
+        inputs = synthetic_frames((n, height, width, channels), count=2)
         return time_calls(backend.infer, inputs, plan, images_per_call=n)
     raise EdgesegError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
 
@@ -114,6 +114,12 @@ def run_bench(args: argparse.Namespace) -> int:
         if args.scenario == "pipeline":
             from .pipeline_scenario import measure_pipeline
 
+            if backend.input_shape[3] != 3:
+                raise EdgesegError(
+                    f"--scenario pipeline reads a colour video, but {artifact} takes BGR + depth; time the model with "
+                    "--scenario single-stream or offline, or the whole pipeline with 'edgeseg run ... --depth DEPTH "
+                    "--sink null --stats FILE.json'"
+                )
             source = args.source or str(DEFAULT_PIPELINE_SOURCE)
             if not args.source and not DEFAULT_PIPELINE_SOURCE.exists():
                 raise EdgesegError("--scenario pipeline needs a video: pass --source VIDEO (the sample clip is not installed)")

@@ -35,7 +35,7 @@ class Samples:
 
 
 def synthetic_frames(shape: tuple[int, int, int, int], count: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """``count`` uint8 N x H x W x 3 batches of noise: CNN latency does not depend on content."""
+    """``count`` uint8 N x H x W x C batches of noise: CNN latency does not depend on content."""
     rng = np.random.default_rng(seed)
     return [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(count)]
 

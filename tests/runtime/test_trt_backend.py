@@ -33,11 +33,11 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGESEG_CACHE_DIR", str(tmp_path / "cache"))
     state = {}
 
-    def setup(version="10.3.0.30", target="jetson-orin-nano", batch=1, gpu=ORIN, **cuda_kwargs):
+    def setup(version="10.3.0.30", target="jetson-orin-nano", batch=1, gpu=ORIN, channels=3, **cuda_kwargs):
         cuda = FakeCudaRuntime(gpu.name, *map(int, gpu.compute_capability.split(".")), **cuda_kwargs)
         fake = make_fake_tensorrt(version, cuda=cuda)
         monkeypatch.setitem(sys.modules, "tensorrt", fake)
-        onnx_path, _, _ = make_contract_onnx(tmp_path / f"m{len(state)}.onnx", batch=batch)
+        onnx_path, _, _ = make_contract_onnx(tmp_path / f"m{len(state)}.onnx", batch=batch, channels=channels)
         if version.startswith("8."):
             rewrite_contract_onnx(onnx_path, labels_int32=True)
         result = build(onnx_path, get_target(target), tmp_path / "out", gpu_probe=lambda: gpu)
@@ -49,6 +49,18 @@ def env(tmp_path, monkeypatch):
 
 def images(n, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, 32, 48, 3), dtype=np.uint8)
+
+
+def test_rgbd_engine_takes_4_channels(env):
+    """An RGB-D engine (BGR + depth): buffers and the input check follow the metadata's input.channels."""
+    fake, cuda, engine = env(channels=4)
+    backend = TrtBackend(engine, cuda=CudaRuntime(cuda), cuda_graphs=False)
+    assert backend.input_shape == (1, 32, 48, 4)
+    assert ("cudaMalloc", 32 * 48 * 4) in cuda.calls
+    frames = np.random.default_rng(0).integers(0, 256, (1, 32, 48, 4), dtype=np.uint8)
+    assert np.array_equal(backend.infer(frames), frames[..., 0])  # the fake's model: labels = blue channel
+    with pytest.raises(EdgesegError, match="expects uint8 N x 32 x 48 x 4 BGR \\+ depth images"):
+        backend.infer(images(1))
 
 
 def test_buffers_and_call_order(env):
