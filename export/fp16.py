@@ -81,12 +81,42 @@ def _unshared_initializers(model):
     return model
 
 
+def _split_logits_output(model):
+    """``(model without its graph output 'logits', that output's ValueInfo or None)``.
+
+    When ``logits`` comes straight from an FP32-blocked op (a final Resize:
+    LEDNet, LSTM-CF) that also feeds the blocked ArgMax, onnxconverter-common's
+    Cast clean-up loses the output's producer. So the converter never sees
+    ``logits`` as an output; :func:`_restore_logits_output` adds it back.
+    """
+    outputs = list(model.graph.output)
+    logits = next((o for o in outputs if o.name == "logits"), None)
+    if logits is None:
+        return model, None
+    model = copy.deepcopy(model)
+    del model.graph.output[:]
+    model.graph.output.extend(o for o in outputs if o.name != "logits")
+    for node in model.graph.node:  # the network's tensor gets a name of its own
+        node.input[:] = ["logits__network" if name == "logits" else name for name in node.input]
+        node.output[:] = ["logits__network" if name == "logits" else name for name in node.output]
+    return model, logits
+
+
+def _restore_logits_output(converted, logits) -> None:
+    """Output ``logits`` = the FP32 tensor the post-processing ArgMax reads (the labels' own scores)."""
+    onnx = require("onnx", "export")
+    argmax = next(n for n in converted.graph.node if n.op_type == "ArgMax" and n.name.startswith(POSTPROCESS_SCOPE))
+    converted.graph.node.append(
+        onnx.helper.make_node("Identity", [argmax.input[0]], ["logits"], name=f"{POSTPROCESS_SCOPE}logits"))
+    converted.graph.output.append(logits)
+
+
 def fp16_from_fp32(model):
     """A mixed-precision copy of the FP32 ``onnx.ModelProto`` ``model``."""
     require("onnxconverter_common", "export")
     from onnxconverter_common.float16 import convert_float_to_float16
 
-    model = _unshared_initializers(model)
+    model, logits = _split_logits_output(_unshared_initializers(model))
     blocked_nodes = fp32_node_names(model)
     network_casts = {n.name for n in model.graph.node if n.op_type == "Cast"} - set(blocked_nodes)
     if not any(name.startswith(POSTPROCESS_SCOPE) for name in blocked_nodes):
@@ -112,6 +142,8 @@ def fp16_from_fp32(model):
             for attr in node.attribute:
                 if attr.name == "to" and attr.i == onnx.TensorProto.FLOAT:
                     attr.i = onnx.TensorProto.FLOAT16
+    if logits is not None:
+        _restore_logits_output(converted, logits)
     # The converter renames tensors around the Casts it inserts but leaves
     # their old value_info (with the old element type) behind, which
     # onnx.checker then rejects; drop it and infer the types afresh.

@@ -171,3 +171,35 @@ def test_eval_and_info_accept_every_precision(tiny_onnx, tiny_fp16, tiny_int8, c
         assert "mIoU" in capsys.readouterr().out
         assert main(["info", str(path)]) == 0
         assert f'"precision": "{precision}"' in capsys.readouterr().out
+
+
+def test_fp16_keeps_a_logits_output_that_comes_from_a_final_resize(tmp_path):
+    """LEDNet ends in a Resize (kept FP32) that feeds both ArgMax and the ``logits`` output."""
+    import onnxruntime as ort
+    import torch
+
+    from edgeseg.metadata import InputSpec, ModelMetadata
+    from edgeseg.train.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+    from edgeseg.train.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lednet", 4).eval()
+    meta = ModelMetadata(architecture="lednet", arch_args={}, classes=list("abcd"), palette=[[0, 0, 0]] * 4,
+                         input=InputSpec(height=32, width=48, mean=[105.0, 108.0, 110.0], std=[78.0, 79.0, 78.0]))
+    checkpoint = tmp_path / "lednet.pt"
+    save_checkpoint(checkpoint, {"format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(),
+                                 "epoch": 1})
+    fp32, fp16 = tmp_path / "lednet.onnx", tmp_path / "lednet.fp16.onnx"
+    assert main(["export", str(checkpoint), "-o", str(fp32), "--logits", "--parity-images", str(SAMPLES / "val"),
+                 "--parity-count", "2"]) == 0
+    assert main(["quantize", str(fp32), "--precision", "fp16", "-o", str(fp16)]) == 0
+    images = _sample_images(4)
+    outputs = {}
+    for path in (fp32, fp16):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert [o.name for o in session.get_outputs()] == ["labels", "logits"]
+        labels, logits = session.run(None, {"image": images[:1]})
+        assert logits.dtype == np.float32 and logits.shape == (1, 4, 32, 48)
+        assert np.array_equal(labels[0], logits[0].argmax(0))  # the logits are the ones the labels come from
+        outputs[path] = logits
+    assert np.abs(outputs[fp16] - outputs[fp32]).max() < 0.05 * np.abs(outputs[fp32]).max()
