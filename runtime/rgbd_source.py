@@ -92,12 +92,16 @@ class RGBDSource(Source):
         self.depth_scale = float(depth_scale)
         self.colour = _open_video(colour, "colour video")
         depth = Path(depth)
-        if depth.is_dir():
-            self.depth_frames: DepthSequence | None = DepthSequence(depth)
-            self.depth_video = None
-        else:
-            self.depth_frames = None
-            self.depth_video = _open_video(depth, "depth video")
+        try:
+            if depth.is_dir():
+                self.depth_frames: DepthSequence | None = DepthSequence(depth)
+                self.depth_video = None
+            else:
+                self.depth_frames = None
+                self.depth_video = _open_video(depth, "depth video")
+        except BaseException:
+            self.colour.release()  # a bad depth stream must not leak the colour capture
+            raise
         self.frames = 0
         self.uri = f"{colour} + depth {depth}"
         self.live = False
