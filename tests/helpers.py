@@ -7,6 +7,58 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "camvid"
 COMMITTED_ENET = ROOT / "models" / "camvid_enet.pt"
+def read_video_frames(path) -> list:
+    """Every frame of a video file, decoded by OpenCV (uint8 H x W x 3 BGR each)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"OpenCV cannot open {path}"
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def write_video(path, frames, fourcc: str = "mp4v", fps: float = 10.0):
+    """Encode uint8 H x W x 3 BGR ``frames`` (all one size) into ``path`` with OpenCV; returns ``path``."""
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    assert writer.isOpened(), f"OpenCV cannot write {path} with {fourcc}"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def heavy_modules_after_run(onnx_path, out_video, width: int, height: int) -> list[str]:
+    """Run ``edgeseg run ONNX`` on 3 synthetic frames in a fresh interpreter; the heavy modules it imported.
+
+    A Jetson's runtime has no torch, onnx, edgeseg.train or edgeseg.export: the list must be empty.
+    """
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from edgeseg.cli import main
+assert main(["run", {str(onnx_path)!r}, "--source", "synthetic://?fps=200&frames=3&width={width}&height={height}",
+             "--sink", {str(out_video)!r}, "--sink", "null"]) == 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx") or m.startswith(("edgeseg.train", "edgeseg.export")))
+print("HEAVY", ",".join(heavy))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert Path(out_video).exists()
+    line = next(x for x in result.stdout.splitlines() if x.startswith("HEAVY"))
+    return [m for m in line[len("HEAVY "):].split(",") if m]
+
+
 def tiny_train_overrides(**extra) -> list[str]:
     """Overrides that train ENet on 4 sample images at 96x128 in seconds."""
     values = {

@@ -13,7 +13,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from helpers import ROOT, make_contract_onnx
+from helpers import ROOT, make_contract_onnx, write_video
 
 from edgeseg.cli import main
 from edgeseg.preprocess import depth_to_u8
@@ -48,14 +48,6 @@ def make_rgbd_set(root):
             cv2.imwrite(str(root / "masks" / split / f"{name}.png"), np.digitize(depth, [2000, 5000]).astype(np.uint8))
     return root
 
-
-def write_video(path, frames):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (W, H))
-    assert writer.isOpened()
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")

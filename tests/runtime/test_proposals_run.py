@@ -15,7 +15,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import SAMPLES, make_proposals_checkpoint
+from helpers import SAMPLES, heavy_modules_after_run, make_proposals_checkpoint, read_video_frames
 
 from edgeseg.cli import main
 from edgeseg.runtime.backends import open_backend
@@ -24,19 +24,6 @@ from edgeseg.runtime.proposals_run import ProposalOptions, ProposalPredictor, Pr
 
 WINDOW, STRIDE, FRAME = 64, 32, (96, 128)
 
-
-def read_all(path) -> list[np.ndarray]:
-    """Every frame of a video file, decoded by OpenCV (uint8 H x W x 3 BGR)."""
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"OpenCV cannot open {path}"
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +63,7 @@ def test_backend_runs_windows_and_predictor_finds_the_discs(proposals_model, sam
             backend.infer(np.zeros((1, *FRAME, 3), np.uint8))
         with pytest.raises(Exception, match="expects uint8 N x 64 x 64 x 3 BGR windows"):
             backend.infer_outputs(np.zeros((1, 32, 32, 3), np.uint8))
-    frame = read_all(sample_video)[0]
+    frame = read_video_frames(sample_video)[0]
     proposals = expected_proposals(onnx_path, frame)
     # every window's disc, none suppressed (neighbouring discs overlap by IoU ~0.06), best first
     assert sorted(p.box for p in proposals) == sorted(tuple(b) for b in window_boxes(*FRAME, WINDOW, STRIDE).tolist())
@@ -94,7 +81,7 @@ def test_run_draws_proposals_into_an_mp4_with_every_frame(proposals_model, sampl
     _, onnx_path = proposals_model
     out, stats = tmp_path / "proposals.mp4", tmp_path / "stats.json"
     assert main(["run", str(onnx_path), "--source", str(sample_video), "--sink", str(out), "--stats", str(stats)]) == 0
-    written, sources = read_all(out), read_all(sample_video)
+    written, sources = read_video_frames(out), read_video_frames(sample_video)
     assert len(written) == len(sources) == 40
     report = json.loads(stats.read_text())
     assert report["frames"] == 40 and report["error"] is None
@@ -125,7 +112,7 @@ def test_run_image_sink_matches_the_renderer_exactly(proposals_model, sample_vid
                  "--mask-threshold", "0.5"]) == 0
     images = sorted(folder.iterdir())
     assert len(images) == 3
-    for path, source in zip(images, read_all(sample_video)[:3]):
+    for path, source in zip(images, read_video_frames(sample_video)[:3]):
         proposals = expected_proposals(onnx_path, source, top_k=2, score_threshold=0.9, nms_iou=0.3)
         assert len(proposals) == 2
         expected = ProposalRenderer(mode="none").render(source, proposals)
@@ -205,18 +192,5 @@ def test_tensorrt_backend_runs_the_proposals_contract(proposals_model, tmp_path,
 
 def test_proposals_run_imports_no_torch(proposals_model, tmp_path):
     """The proposals path, like the semantic one, runs without torch, onnx, edgeseg.train or edgeseg.export."""
-    import subprocess
-
     _, onnx_path = proposals_model
-    code = f"""
-import sys
-from edgeseg.cli import main
-assert main(["run", {str(onnx_path)!r}, "--source", "synthetic://?fps=200&frames=3&width=128&height=96",
-             "--sink", {str(tmp_path / "out.avi")!r}]) == 0
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx") or m.startswith(("edgeseg.train", "edgeseg.export")))
-print("HEAVY", heavy)
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "HEAVY []" in result.stdout
-    assert (tmp_path / "out.avi").exists()
+    assert heavy_modules_after_run(onnx_path, tmp_path / "out.avi", 128, 96) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from helpers import write_video
 
 from edgeseg.errors import EdgesegError
 from edgeseg.preprocess import depth_to_u8
@@ -12,14 +13,6 @@ from edgeseg.runtime.rgbd_source import RGBDSource
 
 H, W = 48, 64
 
-
-def write_video(path, frames, fourcc="mp4v"):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10.0, (W, H))
-    assert writer.isOpened()
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 def colour_frames(n):

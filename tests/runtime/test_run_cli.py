@@ -8,24 +8,11 @@ import cv2
 import numpy as np
 import onnx
 import pytest
-from helpers import contract_onnx_expected_labels, make_contract_onnx
+from helpers import contract_onnx_expected_labels, make_contract_onnx, read_video_frames
 
 from edgeseg.cli import main
 from edgeseg.metadata import ONNX_METADATA_KEY
 from edgeseg.runtime.overlay import palette_lut
-
-
-def read_all(path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"OpenCV cannot open {path}"
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def leftovers(folder) -> list[str]:
@@ -38,7 +25,7 @@ def test_run_writes_overlay_video_with_every_frame_and_stats(camvid_onnx, sample
     out, stats = tmp_path / "overlay.mp4", tmp_path / "stats.json"
     code = main(["run", str(path), "--source", str(sample_video), "--sink", str(out), "--stats", str(stats), "--alpha", "0.5"])
     assert code == 0
-    written = read_all(out)
+    written = read_video_frames(out)
     assert len(written) == 40 == int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT))
     assert written[0].shape == (360, 480, 3)
     assert leftovers(tmp_path) == []
@@ -52,7 +39,7 @@ def test_run_writes_overlay_video_with_every_frame_and_stats(camvid_onnx, sample
 
     # The frames are the blend of the input and the palette colours of the model's labels
     # (mp4v is lossy: compare means; a wrong label map or alpha moves them by tens of levels).
-    source = read_all(sample_video)
+    source = read_video_frames(sample_video)
     lut = palette_lut(onnx_palette(path))
     for index in (0, 39):
         labels = contract_onnx_expected_labels(source[index][None], weight, bias)[0]
@@ -79,7 +66,7 @@ def test_overlay_none_writes_label_map_resized_back_to_the_frame(small_onnx, sam
     assert [p.name for p in images] == [f"{i:06d}.png" for i in range(5)]
     lut = palette_lut(onnx_palette(path))
     colour_to_label = {tuple(int(v) for v in lut[k]): k for k in range(11)}
-    for index, frame in enumerate(read_all(sample_video)[:5]):
+    for index, frame in enumerate(read_video_frames(sample_video)[:5]):
         small = cv2.resize(frame, (128, 96), interpolation=cv2.INTER_LINEAR)
         expected = cv2.resize(contract_onnx_expected_labels(small[None], weight, bias)[0], (480, 360),
                                interpolation=cv2.INTER_NEAREST)
@@ -121,7 +108,7 @@ def test_bad_sink_is_a_clear_error(camvid_onnx, sample_video, tmp_path, capsys, 
 
 def test_stream_failing_mid_run_keeps_a_playable_file(camvid_onnx, sample_video, tmp_path, capsys):
     # A Motion-JPEG AVI cut in half: its header promises 40 frames, 21 decode.
-    frames = read_all(sample_video)
+    frames = read_video_frames(sample_video)
     full = tmp_path / "full.avi"
     writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (480, 360))
     for frame in frames:
@@ -136,7 +123,7 @@ def test_stream_failing_mid_run_keeps_a_playable_file(camvid_onnx, sample_video,
     assert code == 2
     assert "ended after 21 of its 40 frames: the file is truncated or damaged" in err
     assert f"kept what was written: {out} (21 frames)" in err
-    assert len(read_all(out)) == 21
+    assert len(read_video_frames(out)) == 21
     report = json.loads(stats.read_text())
     assert report["frames"] == 21 and report["error"].startswith("source: ")
     assert leftovers(tmp_path) == []
