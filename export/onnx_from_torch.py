@@ -74,8 +74,13 @@ def check_export_args(output: Path, batch: int, opset: int) -> None:
         raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
 
 
-def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, channels: int = 3):
-    """Trace ``wrapper`` (outputs labels, logits) to an ``onnx.ModelProto`` with input uint8 N x H x W x ``channels``."""
+def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, channels: int = 3, *,
+                    input_name: str = "image", output_names: tuple[str, ...] = ("labels", "logits")):
+    """Trace ``wrapper`` to an ``onnx.ModelProto`` with input ``input_name``, uint8 N x H x W x ``channels``.
+
+    ``output_names`` name the wrapper's outputs in order (the semantic
+    contract's ``labels`` and optional ``logits`` by default).
+    """
     torch = require("torch", "export")
     onnx = require("onnx", "export")
     example = torch.zeros(batch, height, width, channels, dtype=torch.uint8)
@@ -85,7 +90,7 @@ def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, ch
         # warns about Slice steps it cannot fold; neither affects the graph.
         warnings.simplefilter("ignore")
         torch.onnx.export(wrapper, (example,), buffer, dynamo=False, opset_version=opset,
-                          input_names=["image"], output_names=["labels", "logits"], do_constant_folding=True)
+                          input_names=[input_name], output_names=list(output_names), do_constant_folding=True)
     return onnx.load_from_string(buffer.getvalue())
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -120,21 +119,6 @@ def proposals_wrapper(model, mean, std):
     return ProposalsWrapper()
 
 
-def onnx_from_proposals_wrapper(wrapper, window: int, batch: int, opset: int):
-    """Trace ``wrapper`` to an ``onnx.ModelProto`` with input ``windows`` and outputs ``mask_logits``, ``scores``."""
-    import io
-
-    torch = require("torch", "export")
-    onnx = require("onnx", "export")
-    example = torch.zeros(batch, window, window, 3, dtype=torch.uint8)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice (see onnx_from_torch)
-        torch.onnx.export(wrapper, (example,), buffer, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                          output_names=list(OUTPUT_NAMES), do_constant_folding=True)
-    return onnx.load_from_string(buffer.getvalue())
-
-
 def frame_size(ckpt: dict[str, Any], height: int | None, width: int | None, source: str) -> tuple[int, int]:
     """The frame size to export for: the arguments, else the training config's ``data.height``/``width``."""
     data = ckpt.get("config", {}).get("data", {}) if isinstance(ckpt.get("config"), dict) else {}
@@ -216,7 +200,7 @@ def export_proposals_checkpoint(checkpoint: str | os.PathLike, output: str | os.
     from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
     from edgeseg.train.models import get_entry
 
-    from .onnx_from_torch import DEFAULT_PARITY_IMAGES, check_export_args, simplified_onnx
+    from .onnx_from_torch import DEFAULT_PARITY_IMAGES, check_export_args, onnx_from_torch, simplified_onnx
 
     checkpoint, output = Path(checkpoint), Path(output)
     ckpt = load_checkpoint(checkpoint)
@@ -240,7 +224,8 @@ def export_proposals_checkpoint(checkpoint: str | os.PathLike, output: str | os.
     log.info("exporting %s (%s, proposals) for %dx%d frames: %d windows of %d px at stride %d, batch %d, opset %d",
              checkpoint, meta.architecture, height, width, len(boxes), window, stride, batch, opset)
     wrapper = proposals_wrapper(model, meta.input.mean, meta.input.std)
-    graph = simplified_onnx(onnx_from_proposals_wrapper(wrapper, window, batch, opset))
+    graph = simplified_onnx(onnx_from_torch(wrapper, window, window, batch, opset, input_name=INPUT_NAME,
+                                            output_names=OUTPUT_NAMES))
     check_model(graph, str(output))
 
     log.info("checking parity with PyTorch on %d windows of %d images from %s", len(windows), len(images), parity_images)

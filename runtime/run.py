@@ -34,7 +34,7 @@ from .pipeline import Pipeline, stop_on_signals
 from .resilient_sources import LoopingSource, ReconnectingSource
 from .run_stats import format_summary
 from .sinks import Sink, open_sink
-from .sources import open_source
+from .sources import local_path, open_source
 
 log = logging.getLogger("edgeseg.run")
 
@@ -68,8 +68,8 @@ def check_depth_args(args: argparse.Namespace, artifact: str, meta: ModelMetadat
                            "takes BGR only: drop --depth")
     if args.live or args.reconnect is not None:
         raise EdgesegError("--depth pairs two recorded files frame by frame; --live and --reconnect are not supported with it")
-    colour = args.source[len("file://"):] if args.source.startswith("file://") else args.source
-    if "://" in colour or colour.isdigit() or colour.startswith(("/dev/video", "gst:")):
+    colour = local_path(args.source)
+    if colour is None:
         raise EdgesegError(f"--depth needs a colour video file as --source; {args.source} is a live source, and live "
                            "cameras with depth are not supported: record both streams to files first")
     if Path(colour).is_dir():
@@ -122,7 +122,7 @@ def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: M
     """:class:`~.rgbd_source.RGBDSource` with the model's ``depth_scale`` unless one is given."""
     from .rgbd_source import RGBDSource
 
-    colour = colour[len("file://"):] if colour.startswith("file://") else colour
+    colour = local_path(colour) or colour
     if depth_scale is not None and not Path(depth).is_dir():
         log.warning("--depth-scale is ignored for a depth video: its frames are already 8-bit depth in the model's units")
     return RGBDSource(colour, depth, meta.input.depth_scale if depth_scale is None else depth_scale)

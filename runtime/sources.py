@@ -374,6 +374,17 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def local_path(uri: str) -> str | None:
+    """The file-system path a source URI names (a bare path or ``file://PATH``), or None for a
+    camera (index, ``/dev/video*``), a network stream or a GStreamer pipeline."""
+    uri = str(uri).strip()
+    if uri.startswith("gst:") or _is_number(uri) or uri.startswith("/dev/video"):
+        return None
+    if "://" not in uri:
+        return uri
+    return uri[len("file://"):] if uri.lower().startswith("file://") else None
+
+
 def open_source(uri: str, *, live: bool = False) -> Source:
     """Open the source named by ``uri`` (see the module docstring).
 

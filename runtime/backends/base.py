@@ -82,18 +82,25 @@ class Backend(ABC):
         """uint8 N x H x W x 3 BGR -> uint8 N x H x W labels (any N; split into the model's batch)."""
         self.require_semantic("labels inference (infer)")
         self.check_input(images)
-        n = images.shape[0]
+        return self._in_batches(images, lambda chunk: {"labels": self._infer(chunk)})["labels"]
+
+    def _in_batches(self, inputs: np.ndarray, run) -> dict[str, np.ndarray]:
+        """``run`` (exactly ``batch_size`` inputs -> outputs by name) over any N inputs.
+
+        The last chunk of a fixed-batch model is padded with zeros (black
+        frames or windows) and the padding's outputs are dropped.
+        """
+        n = inputs.shape[0]
         if n == self.batch_size:
-            return self._infer(images)
-        outputs = []
+            return run(inputs)
+        parts: list[dict[str, np.ndarray]] = []
         for start in range(0, n, self.batch_size):
-            chunk = images[start:start + self.batch_size]
+            chunk = inputs[start:start + self.batch_size]
             real = chunk.shape[0]
-            if real < self.batch_size:  # pad the last chunk of a fixed-batch model
-                pad = np.zeros((self.batch_size - real, *chunk.shape[1:]), np.uint8)
-                chunk = np.concatenate([chunk, pad])
-            outputs.append(self._infer(chunk)[:real])
-        return np.concatenate(outputs)
+            if real < self.batch_size:
+                chunk = np.concatenate([chunk, np.zeros((self.batch_size - real, *chunk.shape[1:]), np.uint8)])
+            parts.append({name: value[:real] for name, value in run(chunk).items()})
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     @abstractmethod
     def _infer(self, images: np.ndarray) -> np.ndarray:
@@ -108,17 +115,7 @@ class Backend(ABC):
         outputs are dropped.
         """
         self.check_input(inputs)
-        n = inputs.shape[0]
-        if n == self.batch_size:
-            return self._infer_outputs(inputs)
-        parts: list[dict[str, np.ndarray]] = []
-        for start in range(0, n, self.batch_size):
-            chunk = inputs[start:start + self.batch_size]
-            real = chunk.shape[0]
-            if real < self.batch_size:
-                chunk = np.concatenate([chunk, np.zeros((self.batch_size - real, *chunk.shape[1:]), np.uint8)])
-            parts.append({name: value[:real] for name, value in self._infer_outputs(chunk).items()})
-        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        return self._in_batches(inputs, self._infer_outputs)
 
     def _infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Run exactly ``batch_size`` inputs, returning every output (backends that run proposals override this)."""

@@ -161,13 +161,13 @@ class TrtBackend(Backend):
         out_dtype = engine.get_tensor_dtype(OUTPUT)
         if out_dtype not in (trt.DataType.UINT8, trt.DataType.INT32):
             raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {out_dtype}, expected uint8 (or int32 on TensorRT 8.x)")
-        self.out_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
-        self.out_shape = dims_tuple(context.get_tensor_shape(OUTPUT))
+        host_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
+        shape = dims_tuple(context.get_tensor_shape(OUTPUT))
         spec = self.metadata.input
-        if self.out_shape != (self.batch_size, spec.height, spec.width):
-            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {self.out_shape}, expected "
+        if shape != (self.batch_size, spec.height, spec.width):
+            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {shape}, expected "
                                f"{(self.batch_size, spec.height, spec.width)}")
-        self.outputs = [(OUTPUT, self.out_shape, self.out_dtype)]
+        self.outputs = [(OUTPUT, shape, host_dtype)]
 
     def _check_proposal_outputs(self, trt: Any, engine: Any, context: Any) -> None:
         """``mask_logits`` float32 K x M x M and ``scores`` float32 K (float16 is accepted and widened on the host)."""
@@ -188,7 +188,6 @@ class TrtBackend(Backend):
         n, h, w, c = self.input_shape
         self.in_nbytes = n * h * w * c
         self.out_nbytes_each = [int(np.prod(shape)) * dtype.itemsize for _, shape, dtype in self.outputs]
-        self.out_nbytes = sum(self.out_nbytes_each)
         self.d_in = self.cuda.malloc(self.in_nbytes, f"'{self.input_name}'")
         self._device_ptrs.append(self.d_in)
         for (name, _, _), nbytes in zip(self.outputs, self.out_nbytes_each):
