@@ -178,3 +178,18 @@ def test_publish_refuses_a_checkpoint_that_is_not_the_last_epoch_of_its_schedule
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.pt").is_file()
+
+
+def test_a_split_decoded_on_access_gives_the_same_samples_as_one_in_memory(samples_dir):
+    from edgeseg.train.data.datasets import EvalDataset, TrainDataset
+
+    memory_cfg = DataConfig(root=str(samples_dir), cache="memory", height=96, width=128)
+    disk_cfg = DataConfig(root=str(samples_dir), cache="disk", height=96, width=128)
+    info = dataset_info(memory_cfg)
+    in_memory, on_disk = load_split(memory_cfg, "val", info, limit=3), load_split(disk_cfg, "val", info, limit=3)
+    assert in_memory.in_memory and not on_disk.in_memory and isinstance(in_memory.images, list)
+    augment_cfg = AugmentConfig(crop_height=64, crop_width=64)
+    for a, b in zip(TrainDataset(in_memory, augment_cfg, memory_cfg, 11, 0), TrainDataset(on_disk, augment_cfg, disk_cfg, 11, 0)):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    for a, b in zip(EvalDataset(in_memory, memory_cfg), EvalDataset(on_disk, disk_cfg)):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
