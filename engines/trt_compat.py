@@ -182,6 +182,46 @@ def set_dla(config: trt.IBuilderConfig, core: int, gpu_fallback: bool) -> None:
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
 
 
+def dla_refusal(precision: str, version: TrtVersion) -> str | None:
+    """Why DLA would run none of this model (so the build must not claim DLA), or None when it can.
+
+    DLA runs FP16 and INT8 layers only, so an FP32 model with GPU fallback runs
+    wholly on the GPU; and TensorRT 8.x DLA takes INT8 only from calibration or
+    set dynamic ranges, not from explicit Q/DQ nodes (what ``edgeseg quantize``
+    writes), so such a model would fall back to the GPU too.
+    """
+    if precision == "fp32":
+        return "DLA runs only FP16 and INT8 layers, and this model is FP32 (make an FP16 model for the DLA)"
+    if precision == "int8" and version.major == 8:
+        return (f"TensorRT {version}'s DLA takes INT8 only from calibration, not from the explicit Q/DQ nodes of "
+                "this model (use the FP16 model for the DLA)")
+    return None
+
+
+def dla_layer_count(config: trt.IBuilderConfig, network: trt.INetworkDefinition) -> tuple[int, int]:
+    """(layers DLA can run, all layers) of the parsed ``network`` under ``config``'s DLA settings."""
+    total = int(network.num_layers)
+    on_dla = sum(1 for i in range(total) if config.can_run_on_DLA(network.get_layer(i)))
+    return on_dla, total
+
+
+def attach_timing_cache(config: trt.IBuilderConfig, data: bytes, path: str) -> str:
+    """Give the builder the timing cache ``data``; returns "loaded", "new", or "rejected".
+
+    ``set_timing_cache`` returns False for a cache TensorRT does not accept (from
+    another device or version, ``ignore_mismatch`` being False): then the build
+    starts from an empty cache, said in the log and the sidecar, and the file is
+    replaced by this build's cache afterwards.
+    """
+    if config.set_timing_cache(config.create_timing_cache(data), False):
+        return "loaded" if data else "new"
+    log.warning("TensorRT did not accept the timing cache %s (another device or TensorRT version); "
+                "building with an empty one, which then replaces it", path)
+    if not config.set_timing_cache(config.create_timing_cache(b""), False):
+        raise EdgesegError(f"TensorRT refused even an empty timing cache (after rejecting {path})")
+    return "rejected"
+
+
 @dataclass(frozen=True)
 class UnsupportedNode:
     """An ONNX node TensorRT cannot build: index in the graph, name, op type, reason."""

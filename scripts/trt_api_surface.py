@@ -13,7 +13,7 @@ stand-ins for those libraries (each of those functions returns NULL; none is
 called while the module initialises), imports the real module against them
 in a subprocess and records what pybind11 registered: every class with its
 methods, properties and their signatures (the first line of each docstring),
-every enum with its members, every module-level function. Nothing of
+every enum with its members and their values, every module-level function. Nothing of
 TensorRT ever runs, so the lists are exactly the names each version defines.
 The names the package's ``__init__.py`` adds (``__version__``...) come from
 reading that file.
@@ -71,7 +71,7 @@ for name in sorted(dir(trt)):
         continue
     obj = getattr(trt, name)
     if inspect.isclass(obj) and is_enum(obj):
-        api["enums"][name] = sorted(obj.__members__)
+        api["enums"][name] = {k: int(v) for k, v in obj.__members__.items()}  # values: flags are 1 << value
     elif inspect.isclass(obj):
         members = {}
         for attr in sorted(dir(obj)):
@@ -83,7 +83,7 @@ for name in sorted(dir(trt)):
                 continue
             if inspect.isclass(value):  # a nested class, e.g. Logger.Severity
                 members[attr] = {"kind": "enum" if is_enum(value) else "class",
-                                 "members": sorted(value.__members__) if is_enum(value) else []}
+                                 "members": {k: int(v) for k, v in value.__members__.items()} if is_enum(value) else {}}
             elif isinstance(value, property):
                 members[attr] = {"kind": "property", "writable": value.fset is not None}
             elif callable(value) or hasattr(value, "__func__"):
