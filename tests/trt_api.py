@@ -19,7 +19,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def version_key(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".")[:2])
 
 
-@lru_cache(maxsize=None)
+@cache
 def api(version: str) -> dict:
     """The API list of ``version`` ("10.3"); a full version ("10.3.0.30") picks the nearest list at or below it.
 
