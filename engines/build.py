@@ -328,6 +328,22 @@ def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: compat.Trt
     return bytes(serialized), asked
 
 
+def check_jetson_module(gpu: GpuInfo, target: Target) -> None:
+    """Refuse to build a Jetson target on another Jetson module with the same GPU name and compute capability."""
+    if not (gpu.integrated and target.jetson_models):
+        return
+    from .detect import match_jetson
+    from .jetson import module_from_gpu, read_facts
+
+    module, why = module_from_gpu(gpu, read_facts().dla_devices)
+    candidates = [module]
+    if module in ("Jetson Orin Nano 8GB", "Jetson Orin NX 8GB"):  # the same GPU: only the DLA tells them apart
+        candidates = ["Jetson Orin Nano 8GB", "Jetson Orin NX 8GB"]
+    if module and all(match_jetson(c, {target.name: target}) is None for c in candidates):
+        raise EdgesegError(f"this machine is a {module} ({why}), not a {target.name}: an engine is tuned for the "
+                           "module it is built on; build on the target device, or use --target auto")
+
+
 def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None, *, force: bool = False,
                    use_dla: bool = True, gpu_probe: Callable[[], GpuInfo] = query_gpu,
                    timing_cache_dir: Path | None = None) -> BuildResult:
@@ -345,6 +361,7 @@ def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None
             f"(compute capability {', '.join(target.compute_capability)}); engines are built on the target device "
             "or one with the same GPU and TensorRT version. Use --target auto to build for this machine"
         )
+    check_jetson_module(gpu, target)
     model, labels_dtype = check_uint8_casts(facts, version)
     dla_skipped = compat.dla_refusal(facts.metadata.precision, version) if use_dla and target.dla_core is not None else None
     if dla_skipped:  # building "for DLA" would silently run every layer on the GPU: build for the GPU, and say so
