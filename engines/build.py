@@ -336,10 +336,12 @@ def check_jetson_module(gpu: GpuInfo, target: Target) -> None:
     from .jetson import module_from_gpu, read_facts
 
     module, why = module_from_gpu(gpu, read_facts().dla_devices)
+    if module is None:
+        return
     candidates = [module]
     if module in ("Jetson Orin Nano 8GB", "Jetson Orin NX 8GB"):  # the same GPU: only the DLA tells them apart
         candidates = ["Jetson Orin Nano 8GB", "Jetson Orin NX 8GB"]
-    if module and all(match_jetson(c, {target.name: target}) is None for c in candidates):
+    if all(match_jetson(c, {target.name: target}) is None for c in candidates):
         raise EdgesegError(f"this machine is a {module} ({why}), not a {target.name}: an engine is tuned for the "
                            "module it is built on; build on the target device, or use --target auto")
 

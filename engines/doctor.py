@@ -18,9 +18,10 @@ import json
 import platform
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from edgeseg.errors import EdgesegError
 
@@ -104,7 +105,7 @@ def _opencv_section(report: Report, probes: Probes, jetson: JetsonFacts) -> None
         report.fixes.append(fix_jetson if jetson.is_jetson else fix_desktop)
 
 
-def _tensorrt_section(report: Report, probes: Probes, jetson: JetsonFacts, row: Optional[Platform]) -> None:
+def _tensorrt_section(report: Report, probes: Probes, jetson: JetsonFacts, row: Platform | None) -> None:
     install = row.tensorrt_install if row else "pip install tensorrt-cu12 (desktop) or JetPack's python3-libnvinfer"
     try:
         trt = probes.import_tensorrt()
@@ -121,7 +122,7 @@ def _tensorrt_section(report: Report, probes: Probes, jetson: JetsonFacts, row: 
         report.add("TensorRT", f"note: {row.name} ships TensorRT {row.tensorrt}")
 
 
-def _cuda_section(report: Report, probes: Probes, jetson: JetsonFacts, row: Optional[Platform]) -> Optional[Any]:
+def _cuda_section(report: Report, probes: Probes, jetson: JetsonFacts, row: Platform | None) -> Any | None:
     """cuda-python, driver and GPU; returns the GPU (GpuInfo) or None."""
     from .cuda_rt import CudaError
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from .cuda_rt import GpuInfo
 
@@ -53,10 +52,10 @@ L4T_TO_JETPACK = {(35, 1): "5.0.2", (35, 2): "5.1", (35, 3): "5.1.1", (35, 4): "
 class JetsonFacts:
     """What the files say: each None where its file is absent (or masked)."""
 
-    model: Optional[str] = None
-    module: Optional[str] = None  # from the device tree's module part number
-    l4t: Optional[str] = None  # "36.4.3"
-    chip: Optional[str] = None
+    model: str | None = None
+    module: str | None = None  # from the device tree's module part number
+    l4t: str | None = None  # "36.4.3"
+    chip: str | None = None
     dla_devices: int = 0
     sources: tuple[str, ...] = field(default=())
 
@@ -65,14 +64,14 @@ class JetsonFacts:
         return bool(self.model or self.module or self.l4t or self.chip)
 
     @property
-    def jetpack(self) -> Optional[str]:
+    def jetpack(self) -> str | None:
         if not self.l4t:
             return None
         major, minor = (int(p) for p in self.l4t.split(".")[:2])
         return L4T_TO_JETPACK.get((major, minor)) or {35: "5.x", 36: "6.x", 38: "7.x"}.get(major)
 
 
-def _read(root: Path, relative: str) -> Optional[bytes]:
+def _read(root: Path, relative: str) -> bytes | None:
     try:
         return (root / relative).read_bytes()
     except OSError:
@@ -118,7 +117,7 @@ def read_facts(root: Path = Path("/")) -> JetsonFacts:
     return JetsonFacts(model, module, l4t, chip, dla, tuple(sources))
 
 
-def module_from_gpu(gpu: GpuInfo, dla_devices: int = 0) -> tuple[Optional[str], str]:
+def module_from_gpu(gpu: GpuInfo, dla_devices: int = 0) -> tuple[str | None, str]:
     """(module name or None, why) from an integrated GPU's compute capability, SM count and memory.
 
     Orin (8.7): AGX Orin 16 SMs (64 GB) or 14 (32 GB); Orin NX 16 GB: 8 SMs and

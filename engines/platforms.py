@@ -8,7 +8,6 @@ cuda-python ranges (a test checks all three agree).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ PLATFORMS = (
 )
 
 
-def jetpack_platform(jetpack: Optional[str]) -> Optional[Platform]:
+def jetpack_platform(jetpack: str | None) -> Platform | None:
     """The row of JetPack ``jetpack`` ("6.1/6.2", "5.1.2", "7.0"...), None if unknown."""
     if not jetpack:
         return None
