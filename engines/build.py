@@ -246,6 +246,10 @@ def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> tuple[byt
             f"{', '.join(facts.uint8_not_via_cast)} reads or writes one directly; re-export with the Cast "
             "to float first (edgeseg export does this) and the Cast to uint8 last"
         )
+    labels_type = (facts.outputs.get("labels") or ("", []))[0]
+    if not facts.nodes and "uint8" in labels_type and not compat.int_to_uint8_casts_supported(version):
+        raise EdgesegError(f"{facts.path}: TensorRT {version} cannot build uint8 labels straight from ArgMax, and "
+                           "without the onnx package edgeseg cannot rewrite them as int32: pip install onnx")
     if facts.uint8_casts_from_int and not compat.int_to_uint8_casts_supported(version):
         from .labels_int32 import int32_labels
 

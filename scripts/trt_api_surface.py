@@ -19,7 +19,9 @@ The names the package's ``__init__.py`` adds (``__version__``...) come from
 reading that file.
 
 Which wheel stands for which release (TensorRT 8.5, JetPack 5.1's, is not on
-PyPI; 8.6.1 is the nearest): see VERSIONS. Needs ``pip`` (PyPI) and a C compiler.
+PyPI; 8.6.1 is the nearest): see VERSIONS. Needs ``pip`` (PyPI), a C compiler
+and binutils (``readelf``, ``nm``), on Linux x86_64 with a Python that every
+listed wheel is built for (3.8-3.11; tensorrt-bindings 8.6.1 stops at 3.11).
 The output is what ``tests/engines/test_trt_api_surface.py`` checks the code against.
 """
 

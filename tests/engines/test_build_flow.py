@@ -267,3 +267,16 @@ def test_uint8_input_must_feed_a_cast(tmp_path, cache_dir, install_fake_trt, con
     with pytest.raises(EdgesegError, match=r"only straight into/out of a Cast, but Transpose_0 \(Transpose\) reads or writes one"):
         build(contract_onnx, target, tmp_path / "out", gpu_probe=gpu_for(target))
     assert not touched(fake, "Builder")
+
+
+def test_tensorrt8_without_onnx_says_to_install_it(tmp_path, cache_dir, install_fake_trt, contract_onnx):
+    """A Jetson without the onnx package: the int32 rewrite is impossible, and the error says what to install."""
+    import dataclasses
+
+    from edgeseg.engines.build import build_tensorrt, read_onnx
+
+    install_fake_trt("8.6.2.3")
+    facts = dataclasses.replace(read_onnx(contract_onnx), nodes=[], uint8_casts_from_int=[], uint8_not_via_cast=[])
+    target = TARGETS["jetson-orin-nano"]
+    with pytest.raises(EdgesegError, match="cannot build uint8 labels straight from ArgMax.*pip install onnx"):
+        build_tensorrt(facts, target, tmp_path / "out", gpu_probe=gpu_for(target))
