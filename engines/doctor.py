@@ -118,8 +118,9 @@ def _tensorrt_section(report: Report, probes: Probes, jetson: JetsonFacts, row: 
         report.fixes.append(f"for TensorRT engines: {install}")
         return
     report.add("TensorRT", f"{version}")
-    if jetson.is_jetson and row and not version.startswith(row.tensorrt.split(" ")[0].split(".")[0]):
-        report.add("TensorRT", f"note: {row.name} ships TensorRT {row.tensorrt}")
+    shipped = {m.split(".")[0] for m in re.findall(r"\d+(?:\.\d+)?", re.sub(r"\(.*?\)", "", row.tensorrt))} if row else set()
+    if jetson.is_jetson and row and version.split(".")[0] not in shipped:
+        report.add("TensorRT", f"note: {row.name} ships TensorRT {row.tensorrt}, not {version}")
 
 
 def _cuda_section(report: Report, probes: Probes, jetson: JetsonFacts, row: Platform | None) -> Any | None:

@@ -10,6 +10,7 @@ container. What else tells, most specific first:
 - ``/etc/nv_tegra_release`` (L4T release; NVIDIA's container runtime mounts
   it into containers), which gives the JetPack (:data:`L4T_TO_JETPACK`);
 - ``/sys/module/tegra_fuse/parameters/tegra_chip_id`` (25 Xavier, 35 Orin, 38 Thor);
+- JetPack's GPU driver library ``libnvrm_gpu.so`` (``/usr/lib/aarch64-linux-gnu/tegra/``);
 - the GPU itself through CUDA: an *integrated* GPU of compute capability 8.7
   is an Orin, and its multiprocessor count and memory tell which
   (:func:`module_from_gpu`); DLA device nodes tell an Orin NX 8 GB from an
@@ -30,6 +31,8 @@ MODEL_FILES = ("proc/device-tree/model", "sys/firmware/devicetree/base/model")
 COMPATIBLE_FILES = ("proc/device-tree/compatible", "sys/firmware/devicetree/base/compatible")
 TEGRA_RELEASE = "etc/nv_tegra_release"
 CHIP_ID = "sys/module/tegra_fuse/parameters/tegra_chip_id"
+# JetPack's GPU driver libraries; NVIDIA's container runtime mounts them into containers
+TEGRA_LIB_GLOBS = ("usr/lib/aarch64-linux-gnu/tegra/libnvrm_gpu.so*", "usr/lib/aarch64-linux-gnu/nvidia/libnvrm_gpu.so*")
 DLA_GLOBS = ("dev/nvhost-ctrl-nvdla*", "dev/nvhost-nvdla*", "sys/bus/platform/devices/*nvdla*")
 CHIPS = {25: "Xavier (T194)", 35: "Orin (T234)", 38: "Thor (T264)"}
 
@@ -58,10 +61,11 @@ class JetsonFacts:
     chip: str | None = None
     dla_devices: int = 0
     sources: tuple[str, ...] = field(default=())
+    tegra_libs: bool = False
 
     @property
     def is_jetson(self) -> bool:
-        return bool(self.model or self.module or self.l4t or self.chip)
+        return bool(self.model or self.module or self.l4t or self.chip or self.tegra_libs)
 
     @property
     def jetpack(self) -> str | None:
@@ -114,7 +118,10 @@ def read_facts(root: Path = Path("/")) -> JetsonFacts:
         chip = CHIPS.get(number, f"Tegra chip {text}")
         sources.append("/" + CHIP_ID)
     dla = len({p.name for pattern in DLA_GLOBS for p in root.glob(pattern)})
-    return JetsonFacts(model, module, l4t, chip, dla, tuple(sources))
+    libs = [p for pattern in TEGRA_LIB_GLOBS for p in root.glob(pattern)]
+    if libs:
+        sources.append("/" + str(libs[0].relative_to(root)))
+    return JetsonFacts(model, module, l4t, chip, dla, tuple(sources), bool(libs))
 
 
 def module_from_gpu(gpu: GpuInfo, dla_devices: int = 0) -> tuple[str | None, str]:

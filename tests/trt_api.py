@@ -29,7 +29,7 @@ TRT_FILES = ("engines/build.py", "engines/trt_compat.py", "engines/cache.py", "r
 # variable (or self.attribute) name -> the TensorRT class it holds in those files
 OBJECT_VARIABLES = {
     "builder": "Builder", "config": "IBuilderConfig", "parser": "OnnxParser", "check_parser": "OnnxParser",
-    "network": "INetworkDefinition", "profile": "IOptimizationProfile", "engine": "ICudaEngine",
+    "network": "INetworkDefinition", "check_network": "INetworkDefinition", "profile": "IOptimizationProfile", "engine": "ICudaEngine",
     "context": "IExecutionContext", "runtime": "Runtime", "error": "ParserError", "cache": "ITimingCache",
     "merged": "ITimingCache", "built": "ITimingCache", "logger": "Logger",
 }

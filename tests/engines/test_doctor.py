@@ -126,3 +126,10 @@ def test_training_on_python38_is_refused_clearly(monkeypatch, capsys):
     monkeypatch.setattr(sys, "version_info", (3, 8, 18, "final", 0))
     assert main(["train", "configs/none.toml", "--out", "runs/none"]) == 2
     assert "needs Python 3.10 or newer" in capsys.readouterr().err
+
+
+def test_doctor_notes_a_tensorrt_the_jetpack_does_not_ship(tmp_path):
+    probes = Probes(root=jetson_root(tmp_path), import_tensorrt=lambda: SimpleNamespace(__version__="8.6.2.3", Builder=object),
+                    import_cv2=lambda: fake_cv2(BUILD_INFO_JETPACK, "/usr/lib/python3/dist-packages/cv2.so"),
+                    cuda_runtime=lambda: FakeCudaPython("12.6.2"), python_version=(3, 10))
+    assert "note: JetPack 6.1/6.2 ships TensorRT 10.3, not 8.6.2.3" in make_report(probes).text()

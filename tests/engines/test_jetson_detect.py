@@ -128,3 +128,15 @@ def test_building_a_jetson_target_on_another_module_is_refused(tmp_path, monkeyp
     # an 8 SM, 8 GB Orin is a Nano or an NX 8GB: both targets build there
     for name in ("jetson-orin-nano", "jetson-orin-nx"):
         build(path, get_target(name), tmp_path / "out", gpu_probe=lambda: ORIN_8GB, use_dla=False)
+
+
+def test_tegra_driver_library_alone_marks_a_jetson(tmp_path):
+    """A container with only JetPack's mounted GPU library: a Jetson, and the integrated GPU names the module."""
+    lib = tmp_path / "usr/lib/aarch64-linux-gnu/tegra"
+    lib.mkdir(parents=True)
+    (lib / "libnvrm_gpu.so").write_bytes(b"\x7fELF")
+    facts = read_facts(tmp_path)
+    assert facts.is_jetson and facts.sources == ("/usr/lib/aarch64-linux-gnu/tegra/libnvrm_gpu.so",)
+    unknown = GpuInfo("Orin", "8.7", 4, 3450, None)  # integrated flag unknown: the Jetson hint decides
+    target, reason = detect_target(root=tmp_path, gpu_probe=lambda: unknown)
+    assert target.name == "jetson-orin-nano" and "Jetson Orin Nano 4GB" in reason

@@ -119,3 +119,17 @@ def test_api_lists_are_valid_json_with_signatures():
     sig = data["classes"]["IBuilderConfig"]["set_timing_cache"]["signatures"][0]
     assert sig.startswith("set_timing_cache(self: tensorrt.IBuilderConfig, cache: tensorrt.ITimingCache, ignore_mismatch: bool)")
     assert "__version__" in data["package"]
+
+
+def test_api_lists_are_the_wheels_the_extraction_script_names():
+    """Each committed list came from the wheel scripts/trt_api_surface.py asks for under that name."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("trt_api_surface", trt_api.ROOT / "scripts/trt_api_surface.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert sorted(script.VERSIONS, key=trt_api.version_key) == trt_api.versions()
+    for name, requirement in script.VERSIONS.items():
+        data = trt_api.api(name)
+        assert data["requirement"] == requirement
+        assert data["wheel"].replace("_", "-").startswith(requirement.split("==")[0] + "-" + requirement.split("==")[1])
