@@ -39,11 +39,11 @@ from .sources import local_path, open_source
 log = logging.getLogger("edgeseg.run")
 
 
-def _open_sinks(uris: list[str], fps: float | None) -> list[Sink]:
+def _open_sinks(uris: list[str], fps: float | None, codec: str = "auto") -> list[Sink]:
     sinks: list[Sink] = []
     try:
         for uri in uris:
-            sinks.append(open_sink(uri, fps=fps))
+            sinks.append(open_sink(uri, fps=fps, codec=codec))
     except BaseException:
         for sink in sinks:
             sink.abort()
@@ -142,7 +142,7 @@ def run_video(args: argparse.Namespace) -> int:
         renderer, predictor = _task_parts(args, backend)
         source = _open_source(args, meta)
         try:
-            sinks = _open_sinks(args.sink, source.fps)
+            sinks = _open_sinks(args.sink, source.fps, getattr(args, "video_codec", "auto"))
         except BaseException:
             source.close()
             raise

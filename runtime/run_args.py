@@ -17,7 +17,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth-scale", type=float, metavar="MM",
                    help="millimetres per 8-bit depth step for 16-bit PNG depth (default: the model's input.depth_scale)")
     p.add_argument("--sink", required=True, action="append", metavar="SINK",
-                   help="out.mp4 / out.avi, an image folder, display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
+                   help="out.mp4 (H.264) / out.avi, an image folder (keeps input names), labels://FOLDER/ (uint8 PNG "
+                        "label maps), display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
+    p.add_argument("--video-codec", default="auto", metavar="CODEC",
+                   choices=("auto", "h264", "h264_nvenc", "libx264", "mp4v", "mjpg"),
+                   help="video files: auto (H.264 for .mp4/.m4v/.mov, NVENC where present else libx264; Motion JPEG "
+                        "for .avi/.mkv), h264, h264_nvenc, libx264, mp4v (OpenCV, not browser-playable), mjpg")
     p.add_argument("--live", action="store_true",
                    help="treat a file as a live camera: play it at its frame rate and drop frames the model cannot keep up with")
     p.add_argument("--loop", type=int, nargs="?", const=0, default=None, metavar="N",

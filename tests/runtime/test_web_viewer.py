@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import tempfile
 import threading
 import time
 
@@ -20,8 +18,6 @@ from edgeseg.runtime.pipeline import Pipeline
 from edgeseg.runtime.sinks import WebSink, open_sink
 from edgeseg.runtime.sources import SyntheticSource
 from edgeseg.runtime.web import WebViewer
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def get(viewer: WebViewer, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -175,27 +171,6 @@ def test_port_in_use_is_a_clear_error(viewer):
 
 
 # -- in a real browser ------------------------------------------------------------------------
-
-@pytest.fixture
-def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip("Chromium is not installed: run 'make browser' (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="edgeseg-chromium-")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=900,700"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
 
 def number(driver, element_id: str) -> float | None:
     text = driver.find_element("id", element_id).text

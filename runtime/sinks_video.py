@@ -1,0 +1,194 @@
+"""H.264 MP4 files that browsers play, written with PyAV (FFmpeg's libraries).
+
+pip's OpenCV can only write MPEG-4 Part 2 ('mp4v') into an .mp4, which no
+browser plays. PyAV's wheels ship FFmpeg with libx264, and with NVIDIA's
+NVENC encoder (``h264_nvenc``), which works where a GPU and driver are present
+(desktop GPUs; not on Jetson, whose encoder is reached through GStreamer).
+
+The file is H.264 (High profile), yuv420p, in an MP4 with its index at the
+front (``+faststart``), so a ``<video>`` element starts playing before the
+whole file has arrived. It is written under a temporary name and renamed
+when the sink closes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edgeseg.atomic import atomic_path
+from edgeseg.errors import EdgesegError
+
+from .sinks import Sink
+
+log = logging.getLogger("edgeseg.sinks")
+
+H264_SUFFIXES = (".mp4", ".m4v", ".mov")
+# In order of preference for "auto": the GPU encoder costs the CPU nothing.
+H264_ENCODERS = ("h264_nvenc", "libx264")
+CODEC_CHOICES = ("auto", "h264", "h264_nvenc", "libx264", "mp4v", "mjpg")
+
+
+def av_available() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _require_av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise EdgesegError("H.264 output needs PyAV: pip install 'edgeseg[video]' (or pip install av); "
+                           "or write MPEG-4 Part 2 with --video-codec mp4v, which browsers do not play") from None
+    return av
+
+
+@functools.cache
+def encoder_works(name: str) -> bool:
+    """Whether FFmpeg's encoder ``name`` is built in and opens here (NVENC needs a GPU and driver)."""
+    av = _require_av()
+    try:
+        context = av.CodecContext.create(name, "w")
+        context.width, context.height, context.pix_fmt = 64, 64, "yuv420p"
+        context.time_base = Fraction(1, 30)
+        context.open()
+    except Exception as exc:  # UnknownCodecError, PermissionError (no device), FFmpegError ...
+        log.debug("encoder %s unavailable: %s", name, exc)
+        return False
+    return True
+
+
+def pick_h264_encoder(requested: str = "auto") -> str:
+    """The FFmpeg encoder for ``requested`` (auto/h264: NVENC where it opens, else libx264)."""
+    _require_av()  # before the cached probes, which would not notice PyAV gone
+    if requested in ("auto", "h264"):
+        for name in H264_ENCODERS:
+            if encoder_works(name):
+                return name
+        raise EdgesegError("this PyAV's FFmpeg has no working H.264 encoder (neither h264_nvenc nor libx264); "
+                           "reinstall PyAV from pip (its wheels include libx264) or use --video-codec mp4v")
+    if not encoder_works(requested):
+        hint = " (NVENC needs an NVIDIA GPU with its driver)" if "nvenc" in requested else ""
+        raise EdgesegError(f"H.264 encoder {requested} does not open here{hint}; use --video-codec auto")
+    return requested
+
+
+def _frame_rate(fps: float) -> Fraction:
+    """The rate as a fraction, so 29.97 stays 30000/1001 (a float time base drifts)."""
+    if not (fps > 0 and fps < 1000):
+        fps = 30.0
+    return Fraction(fps).limit_denominator(1001)
+
+
+class H264FileSink(Sink):
+    """An H.264 MP4, through PyAV.
+
+    The encoder opens on the first frame (it needs the size). H.264 in yuv420p
+    needs an even width and height: an odd one is padded by one edge pixel.
+    Later frames of another size are resized to the first one's.
+
+    Args:
+        path: ``.mp4``, ``.m4v`` or ``.mov`` file to write.
+        fps: the frame rate stored in the file.
+        encoder: ``auto``/``h264`` (NVENC where it works, else libx264), ``h264_nvenc`` or ``libx264``.
+        crf: libx264 quality (lower is better; 18, near transparent, gives files no larger than OpenCV's
+            mp4v at its default on CamVid frames).
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, encoder: str = "auto", crf: int = 18):
+        self.path = Path(path)
+        self.uri = str(path)
+        if self.path.suffix.lower() not in H264_SUFFIXES:
+            raise EdgesegError(f"H.264 output {path}: use an .mp4, .m4v or .mov name")
+        if self.path.is_dir():
+            raise EdgesegError(f"cannot write video {path}: it is a folder")
+        self.encoder = pick_h264_encoder(encoder)
+        self.rate = _frame_rate(fps)
+        self.crf = crf
+        self._atomic = atomic_path(self.path, keep_suffix=True)
+        self._tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
+        self._container: Any = None
+        self._stream: Any = None
+        self._size: tuple[int, int] | None = None  # (width, height) of the frames given
+        self.frames = 0
+        self._done = False
+
+    def _open(self, width: int, height: int) -> None:
+        av = _require_av()
+        self._container = av.open(str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        options = {"crf": str(self.crf), "preset": "veryfast"} if self.encoder == "libx264" else {"preset": "p4"}
+        stream = self._container.add_stream(self.encoder, rate=self.rate, options=options)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"  # the one chroma layout every browser decodes
+        # Frames count in 1/rate units; the muxer picks its own stream time base when the
+        # header is written, so never read that one back as the frames' unit.
+        stream.codec_context.time_base = 1 / self.rate
+        self._stream = stream
+        self._size = (width, height)
+        log.info("%s: H.264 %dx%d at %s FPS with %s", self.path, stream.width, stream.height, self.rate, self.encoder)
+
+    def write(self, image: np.ndarray) -> None:
+        import av
+
+        height, width = image.shape[:2]
+        if self._stream is None:
+            self._open(width, height)
+        elif (width, height) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        if width % 2 or height % 2:
+            image = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = self.frames
+        frame.time_base = 1 / self.rate
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def _finish(self) -> None:
+        if self._container is None:
+            return
+        try:
+            for packet in self._stream.encode(None):  # flush the encoder's delayed frames
+                self._container.mux(packet)
+        finally:
+            self._container.close()  # writes the moov index: playable from here
+
+    def close(self) -> str:
+        if self._done:
+            return f"{self.path} ({self.frames} frames)"
+        self._done = True
+        if self.frames == 0:
+            if self._container is not None:
+                self._container.close()
+            self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
+            return f"{self.path}: not written (no frames)"
+        try:
+            self._finish()
+        except BaseException as exc:
+            self._atomic.__exit__(type(exc), exc, None)
+            raise
+        self._atomic.__exit__(None, None, None)
+        return f"{self.path} ({self.frames} frames)"
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self._container is not None:
+                self._container.close()
+        finally:
+            self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
+
+
+__all__ = ["CODEC_CHOICES", "H264_SUFFIXES", "H264FileSink", "av_available", "encoder_works", "pick_h264_encoder"]
