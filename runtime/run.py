@@ -100,8 +100,22 @@ PROPOSAL_FLAGS = {"top_k": "--top-k", "score_threshold": "--score-threshold", "n
                   "mask_threshold": "--mask-threshold"}
 
 
+def overlay_view(args: argparse.Namespace) -> str:
+    """``--view``, or the deprecated ``--overlay`` it replaced (refusing both at once)."""
+    from .overlay import VIEW_ALIASES
+
+    view, old = getattr(args, "view", None), getattr(args, "overlay", None)
+    if view is not None and old is not None:
+        raise EdgesegError(f"--overlay is the old name of --view: give only --view {view}")
+    if old is not None:
+        log.warning("--overlay %s is deprecated: use --view %s", old, VIEW_ALIASES[old])
+        return VIEW_ALIASES[old]
+    return view or "overlay"
+
+
 def _task_parts(args: argparse.Namespace, backend):
     """``(renderer, predictor)`` for the backend's task; refuses options of the other task."""
+    view = overlay_view(args)
     given = {name: getattr(args, name, None) for name in PROPOSAL_FLAGS}
     given = {name: value for name, value in given.items() if value is not None}
     meta = backend.metadata
@@ -110,12 +124,18 @@ def _task_parts(args: argparse.Namespace, backend):
 
         if args.legend:
             raise EdgesegError("--legend lists classes of a semantic model; a proposals model has none (drop --legend)")
+        semantic_only = [flag for flag, used in (("--ignore-class", args.ignore_class), ("--filter linear", args.filter != "point"),
+                                                  ("--view side-by-side", view == "side-by-side")) if used]
+        if semantic_only:
+            raise EdgesegError(f"{', '.join(semantic_only)}: for semantic models; {args.artifact} is a proposals model "
+                               "(views: overlay, mask)")
         predictor = ProposalPredictor(backend, ProposalOptions(**given))
-        return ProposalRenderer(mode=args.overlay), predictor
+        return ProposalRenderer(mode="blend" if view == "overlay" else "none"), predictor
     if given:
         flags = ", ".join(PROPOSAL_FLAGS[name] for name in given)
         raise EdgesegError(f"{flags}: for proposal models (DeepMask, SharpMask); {args.artifact} is a {backend.task} model")
-    return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend), None
+    return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=view, legend=args.legend, filter=args.filter,
+                           ignore=args.ignore_class, legend_min_share=args.legend_min_share), None
 
 
 def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: ModelMetadata):

@@ -33,9 +33,21 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after reading N frames (0: all)")
     p.add_argument("--stats", metavar="FILE.json", help="write the run's summary (frames, dropped, fps, latency_ms, ...) here")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the class colours over the frame, 0..1 (default 0.5)")
-    p.add_argument("--overlay", choices=("blend", "none"), default="blend",
-                   help="blend: colours over the frame with FPS text; none: the colourised label map alone")
-    p.add_argument("--legend", action="store_true", help="draw the names of the classes in view")
+    p.add_argument("--view", choices=("overlay", "mask", "side-by-side"), default=None,
+                   help="overlay: colours over the frame with FPS text (default); mask: the colourised label map "
+                        "alone; side-by-side: the frame and the mask next to each other (twice as wide)")
+    p.add_argument("--overlay", choices=("blend", "none"), default=None,
+                   help="deprecated name of --view: blend = overlay, none = mask")
+    p.add_argument("--filter", choices=("point", "linear"), default="point",
+                   help="how labels are resized to a larger frame: point (nearest, blocky edges) or linear (smooth "
+                        "label upsampling: each class's indicator map resized bilinearly, highest wins; not a "
+                        "resampling of class scores, which the model does not output)")
+    p.add_argument("--ignore-class", action="append", default=[], metavar="CLASS",
+                   help="do not draw this class (name or index; the frame shows through) nor list it; repeatable")
+    p.add_argument("--legend", action="store_true",
+                   help="draw the classes in view (those above --legend-min-share), scaled to the frame, on a panel")
+    p.add_argument("--legend-min-share", type=float, default=0.01, metavar="F",
+                   help="smallest share of the frame a class needs to be listed in the legend (default 0.01)")
     p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, torch (default: auto)")
     p.add_argument("--providers", default="cpu",
                    help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, tensorrt (default: cpu)")
