@@ -28,6 +28,7 @@ from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
 from edgeseg.metadata import ModelMetadata
 
+from .backend_flags import check_backend_flags
 from .backends import open_backend
 from .overlay import OverlayRenderer
 from .pipeline import Pipeline, stop_on_signals
@@ -156,6 +157,7 @@ def run_video(args: argparse.Namespace) -> int:
         # Checked now, not after a long run whose summary would then be lost.
         raise EdgesegError(f"--stats {args.stats}: folder {Path(args.stats).resolve().parent} does not exist; create it first")
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    check_backend_flags(args.artifact, args.backend, providers, args.threads)
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata
         check_depth_args(args, str(args.artifact), meta)
