@@ -26,6 +26,7 @@ from edgeseg.jsonfile import read_json
 from ..backends import open_backend
 from . import environment
 from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_interleaved
+from .preflight import baseline_artifact_field, check_flags_against_baseline, check_outputs
 from .stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_ratio, summarize
 
 log = logging.getLogger("edgeseg.bench")
@@ -104,7 +105,10 @@ def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg bench``."""
     artifact = Path(args.artifact)
     plan = TimingPlan(warmup_s=args.warmup_s, min_iters=args.min_iters, min_time_s=args.min_time_s)
+    check_outputs(args)
     baseline = load_result(args.check) if args.check else None
+    if baseline is not None:
+        check_flags_against_baseline(args, baseline, str(args.check))
     with open_backend(artifact, args.backend, threads=args.threads) as backend:
         backend.require_semantic("edgeseg bench (its scenarios feed frames and read labels)")
         env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
@@ -133,6 +137,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if baseline is not None:
         check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
                                        compare_anyway=args.compare_anyway, source=str(args.check))
+        check["same_artifact"] = baseline.get("artifact_sha256") == result["artifact_sha256"]
         result["check"] = check | {"baseline": str(args.check)}
         print(("REGRESSION " if check["regression"] else "") + check["reason"])
         code = 1 if check["regression"] else 0
@@ -140,13 +145,18 @@ def run_bench(args: argparse.Namespace) -> int:
         from .plot import plot_latencies
 
         other = (baseline["latencies_ms"], "baseline") if baseline is not None and "latencies_ms" in baseline else None
-        plot_latencies(args.plot, (result["latencies_ms"], "current"), other)
+        verdict = result["check"]["reason"] if "check" in result else None
+        if verdict is not None:
+            verdict = ("REGRESSION: " if result["check"]["regression"] else "") + verdict
+        plot_latencies(args.plot, (result["latencies_ms"], "current"), other, title=verdict)
         print(f"wrote {args.plot}")
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.save_baseline:
-        atomic_write_text(args.save_baseline, json.dumps(result, indent=1) + "\n")
+        # The artifact relative to the baseline file, so a CI job finds it from any working directory.
+        saved = result | {"artifact": baseline_artifact_field(artifact, args.save_baseline)}
+        atomic_write_text(args.save_baseline, json.dumps(saved, indent=1) + "\n")
         print(f"saved baseline {args.save_baseline}")
     return code
 
