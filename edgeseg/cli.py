@@ -35,7 +35,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from edgeseg.artifacts import run_info
+    from edgeseg.info_summary import run_info
 
     return run_info(args)
 
@@ -211,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")
     p.add_argument("--plot", metavar="FILE.png", help="draw latency CDFs (current vs baseline or B)")
 
-    p = add("info", _info, "print the metadata of an artifact (.pt, .onnx, .engine)")
+    p = add("info", _info, "summarise an artifact (.pt, .onnx, .engine): task, classes, input, precision, provenance, build")
     p.add_argument("artifact")
+    p.add_argument("--json", action="store_true", help="print the full record (metadata, palette, sidecar) as JSON")
 
     add("models", _models, "list the architectures of the model zoo")
 
