@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress bars or periodic status lines (bars only ever show on a terminal)")
         return p
 
     p = add("train", _train, "train a model from a TOML config (needs edgeseg[train])")
@@ -233,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
+    from .progress import set_quiet
+
+    set_quiet(args.quiet)
     try:
         return args.handler(args)
     except EdgesegError as exc:

@@ -24,6 +24,7 @@ from edgeseg.datasets import guess_kind, layout_info, layout_samples, read_depth
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
 from edgeseg.preprocess import depth_to_u8
+from edgeseg.progress import progress
 
 from .backends import Backend, open_backend
 from .overlay import palette_lut, render_overlay, resize_labels
@@ -84,7 +85,7 @@ def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: st
     if rgbd and kind != "rgbd":
         raise EdgesegError(f"{meta.architecture} takes colour + depth, but {data} is a {kind!r} data set without depth; "
                            "evaluate it on an RGB-D data set (images/, depth/, masks/, classes.txt)")
-    for pair in samples:
+    for pair in progress(samples, desc=f"{Path(str(data)).name} [{split}]", unit="img"):
         image = read_image(pair.image)
         mask = read_mask(pair.mask, image.shape, info)
         if rgbd:  # B, G, R + 8-bit depth: the 4-channel input contract (edgeseg.metadata)

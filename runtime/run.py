@@ -34,6 +34,7 @@ from .overlay import OverlayRenderer
 from .pipeline import Pipeline, stop_on_signals
 from .resilient_sources import LoopingSource, ReconnectingSource
 from .run_stats import format_summary
+from .run_status import DEFAULT_INTERVAL_S, StatusReporter
 from .sinks import Sink, open_sink
 from .sources import local_path, open_source
 
@@ -151,6 +152,8 @@ def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: M
 
 def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
+    if not getattr(args, "status_every", 0) >= 0:  # also refuses NaN
+        raise EdgesegError(f"--status-every {args.status_every} must be >= 0 seconds (0: no status lines)")
     if args.max_frames < 0:
         raise EdgesegError(f"--max-frames {args.max_frames} must be >= 0 (0: all frames)")
     if args.stats and not Path(args.stats).resolve().parent.is_dir():
@@ -175,8 +178,14 @@ def run_video(args: argparse.Namespace) -> int:
                  "live" if source.live else "every frame",
                  f", {source.frame_count} frames" if source.frame_count else "", ", ".join(s.uri for s in sinks))
         pipeline = Pipeline(source, backend, sinks, renderer, max_frames=args.max_frames, predictor=predictor)
-        with stop_on_signals(pipeline):
-            summary = pipeline.run()
+        total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
+        reporter = StatusReporter(pipeline.live_stats, live=source.live, total=total,
+                                  interval_s=getattr(args, "status_every", DEFAULT_INTERVAL_S)).start()
+        try:
+            with stop_on_signals(pipeline):
+                summary = pipeline.run()
+        finally:
+            reporter.stop()
     report: dict[str, Any] = {"artifact": str(args.artifact), "backend": backend.name, "source": args.source,
                               "sinks": args.sink, **summary}
     print(format_summary(summary), file=sys.stderr)

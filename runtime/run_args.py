@@ -31,6 +31,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="reopen a live source that fails or stops, with back-off 0.5 s .. 10 s; give up after N "
                         "attempts in a row (no N: never)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after reading N frames (0: all)")
+    p.add_argument("--status-every", type=float, default=5.0, metavar="S",
+                   help="when stderr is not a terminal, log a one-line status (frames, in, dropped, fps, latency) "
+                        "every S seconds (0: never; on a terminal a progress bar shows instead)")
     p.add_argument("--stats", metavar="FILE.json", help="write the run's summary (frames, dropped, fps, latency_ms, ...) here")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the class colours over the frame, 0..1 (default 0.5)")
     p.add_argument("--view", choices=("overlay", "mask", "side-by-side"), default=None,
