@@ -112,7 +112,14 @@ def format_scores(result: dict[str, Any], title: str) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg eval``."""
-    with open_backend(args.artifact, getattr(args, "backend", "auto")) as backend:
+    from edgeseg.cli_vocab import provider_list
+
+    from .backend_flags import check_backend_flags
+
+    providers = provider_list(getattr(args, "providers", None))
+    backend_name, threads = getattr(args, "backend", "auto"), getattr(args, "threads", 0)
+    check_backend_flags(args.artifact, backend_name, providers, threads)
+    with open_backend(args.artifact, backend_name, providers=providers, threads=threads) as backend:
         backend.require_semantic("edgeseg eval (mIoU of class labels)")
         result = evaluate(backend, args.data, args.split, kind=args.kind, limit=args.limit, overlay_dir=args.overlay_dir)
         report = result.to_dict(backend.metadata.classes)

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from edgeseg.atomic import atomic_write_text
+from edgeseg.cli_vocab import provider_list
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
 from edgeseg.jsonfile import read_json
 
+from ..backend_flags import check_backend_flags
 from ..backends import open_backend
 from . import environment
 from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_interleaved
@@ -109,7 +111,9 @@ def run_bench(args: argparse.Namespace) -> int:
     baseline = load_result(args.check) if args.check else None
     if baseline is not None:
         check_flags_against_baseline(args, baseline, str(args.check))
-    with open_backend(artifact, args.backend, threads=args.threads) as backend:
+    providers = provider_list(getattr(args, "providers", None))
+    check_backend_flags(artifact, args.backend, providers, args.threads)
+    with open_backend(artifact, args.backend, providers=providers, threads=args.threads) as backend:
         backend.require_semantic("edgeseg bench (its scenarios feed frames and read labels)")
         env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
         if args.against:
@@ -164,7 +168,9 @@ def run_bench(args: argparse.Namespace) -> int:
 def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dict[str, Any]) -> int:
     if args.scenario != "single-stream":
         raise EdgesegError("--against compares single-stream latency; drop --scenario or use single-stream")
-    with open_backend(args.against, args.backend, threads=args.threads) as backend_b:
+    providers = provider_list(getattr(args, "providers", None))
+    check_backend_flags(args.against, args.backend, providers, args.threads)
+    with open_backend(args.against, args.backend, providers=providers, threads=args.threads) as backend_b:
         inputs_a = synthetic_frames((1, *backend_a.input_shape[1:]))
         inputs_b = synthetic_frames((1, *backend_b.input_shape[1:]))
         a_trials, b_trials = time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, args.blocks)
