@@ -18,7 +18,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="millimetres per 8-bit depth step for 16-bit PNG depth (default: the model's input.depth_scale)")
     p.add_argument("--sink", required=True, action="append", metavar="SINK",
                    help="out.mp4 (H.264) / out.avi, an image folder (keeps input names), labels://FOLDER/ (uint8 PNG "
-                        "label maps), display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
+                        "label maps), rtsp://SERVER:8554/PATH (publish H.264 to an RTSP server such as MediaMTX), "
+                        "display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
     p.add_argument("--video-codec", default="auto", metavar="CODEC",
                    choices=("auto", "h264", "h264_nvenc", "libx264", "mp4v", "mjpg"),
                    help="video files: auto (H.264 for .mp4/.m4v/.mov, NVENC where present else libx264; Motion JPEG "

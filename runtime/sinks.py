@@ -10,6 +10,7 @@ URI                                what
                                    a pattern always numbers them
 ``labels://masks/``                 the label map of each frame as a uint8 PNG (the model's class values,
                                    at the frame's size, nearest-neighbour), named like an image folder
+``rtsp://127.0.0.1:8554/edgeseg``   H.264 published to an RTSP server (MediaMTX, ...): :mod:`.sinks_rtsp`
 ``display://0``                     a window (needs a display and an OpenCV with a GUI)
 ``http://127.0.0.1:8080``           the web viewer: MJPEG stream plus live FPS, latency and drops
 ``null``                            nothing (for measuring)
@@ -43,7 +44,7 @@ from edgeseg.errors import EdgesegError
 log = logging.getLogger("edgeseg.sinks")
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-SINK_SCHEMES = ("file", "labels", "display", "http", "null")
+SINK_SCHEMES = ("file", "labels", "rtsp", "display", "http", "null")
 
 
 class Sink(ABC):
@@ -332,6 +333,12 @@ def open_sink(uri: str, *, fps: float | None = None, codec: str = "auto") -> Sin
             raise EdgesegError(f"web viewer {uri}: {exc}") from None
         token = query.get("token", [None])[-1] or os.environ.get("EDGESEG_WEB_TOKEN") or None
         return WebSink(parts.hostname or "127.0.0.1", port, token=token, quality=quality)
+    if scheme == "rtsp":
+        from .sinks_rtsp import RtspSink
+
+        if codec in ("mp4v", "mjpg"):
+            raise EdgesegError(f"{uri}: RTSP output is H.264; drop --video-codec {codec}")
+        return RtspSink(uri, fps=fps, encoder=codec)
     if scheme == "labels":
         from .sinks_labels import open_label_sink
 

@@ -90,12 +90,78 @@ def _frame_rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-class H264FileSink(Sink):
-    """An H.264 MP4, through PyAV.
+class H264Encoder:
+    """An H.264 stream in a PyAV output container, opened on the first frame (it needs the size).
 
-    The encoder opens on the first frame (it needs the size). H.264 in yuv420p
-    needs an even width and height: an odd one is padded by one edge pixel.
-    Later frames of another size are resized to the first one's.
+    H.264 in yuv420p needs an even width and height: an odd one is padded by
+    one edge pixel. Later frames of another size are resized to the first one's.
+
+    Args:
+        target: file name or URL; fmt: FFmpeg muxer (``mp4``, ``rtsp``).
+        encoder: an FFmpeg encoder name (from :func:`pick_h264_encoder`).
+        rate: nominal frame rate; time_base: the unit of the ``pts`` given to :meth:`encode`.
+        container_options, encoder_options: FFmpeg options (strings).
+    """
+
+    def __init__(self, target: str, fmt: str, encoder: str, rate: Fraction, time_base: Fraction, *,
+                 container_options: dict[str, str] | None = None, encoder_options: dict[str, str] | None = None):
+        self.target, self.fmt, self.encoder, self.rate, self.time_base = target, fmt, encoder, rate, time_base
+        self.container_options, self.encoder_options = container_options or {}, encoder_options or {}
+        self.container: Any = None
+        self.stream: Any = None
+        self.size: tuple[int, int] | None = None  # (width, height) of the frames given
+
+    def _open(self, width: int, height: int) -> None:
+        av = _require_av()
+        self.container = av.open(self.target, "w", format=self.fmt, options=self.container_options)
+        stream = self.container.add_stream(self.encoder, rate=self.rate, options=self.encoder_options)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"  # the one chroma layout every browser decodes
+        # Frames count in time_base units; the muxer picks its own stream time base when the
+        # header is written, so never read that one back as the frames' unit.
+        stream.codec_context.time_base = self.time_base
+        self.stream = stream
+        self.size = (width, height)
+        log.info("%s: H.264 %dx%d at %s FPS with %s", self.target, stream.width, stream.height, self.rate, self.encoder)
+
+    def encode(self, image: np.ndarray, pts: int) -> None:
+        """Encode one uint8 H x W x 3 BGR frame at ``pts`` (in ``time_base`` units, increasing)."""
+        import av
+
+        height, width = image.shape[:2]
+        if self.stream is None:
+            self._open(width, height)
+        elif (width, height) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+            height, width = image.shape[:2]
+        if width % 2 or height % 2:
+            image = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = pts
+        frame.time_base = self.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def finish(self) -> None:
+        """Flush the encoder's delayed frames and close the container (a file's index is written here)."""
+        if self.container is None:
+            return
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+        finally:
+            self.container.close()
+            self.container = None
+
+    def close(self) -> None:
+        """Close without flushing (after an error)."""
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+
+
+class H264FileSink(Sink):
+    """An H.264 MP4, through PyAV (:class:`H264Encoder`), renamed into place on close.
 
     Args:
         path: ``.mp4``, ``.m4v`` or ``.mov`` file to write.
@@ -113,67 +179,29 @@ class H264FileSink(Sink):
         if self.path.is_dir():
             raise EdgesegError(f"cannot write video {path}: it is a folder")
         self.encoder = pick_h264_encoder(encoder)
-        self.rate = _frame_rate(fps)
-        self.crf = crf
+        rate = _frame_rate(fps)
         self._atomic = atomic_path(self.path, keep_suffix=True)
-        self._tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
-        self._container: Any = None
-        self._stream: Any = None
-        self._size: tuple[int, int] | None = None  # (width, height) of the frames given
+        tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
+        options = {"crf": str(crf), "preset": "veryfast"} if self.encoder == "libx264" else {"preset": "p4"}
+        self._encoder = H264Encoder(str(tmp), "mp4", self.encoder, rate, 1 / rate,
+                                    container_options={"movflags": "+faststart"}, encoder_options=options)
         self.frames = 0
         self._done = False
 
-    def _open(self, width: int, height: int) -> None:
-        av = _require_av()
-        self._container = av.open(str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"})
-        options = {"crf": str(self.crf), "preset": "veryfast"} if self.encoder == "libx264" else {"preset": "p4"}
-        stream = self._container.add_stream(self.encoder, rate=self.rate, options=options)
-        stream.width, stream.height = width + width % 2, height + height % 2
-        stream.pix_fmt = "yuv420p"  # the one chroma layout every browser decodes
-        # Frames count in 1/rate units; the muxer picks its own stream time base when the
-        # header is written, so never read that one back as the frames' unit.
-        stream.codec_context.time_base = 1 / self.rate
-        self._stream = stream
-        self._size = (width, height)
-        log.info("%s: H.264 %dx%d at %s FPS with %s", self.path, stream.width, stream.height, self.rate, self.encoder)
-
     def write(self, image: np.ndarray) -> None:
-        import av
-
-        height, width = image.shape[:2]
-        if self._stream is None:
-            self._open(width, height)
-        elif (width, height) != self._size:
-            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
-        if width % 2 or height % 2:
-            image = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame.pts = self.frames
-        frame.time_base = 1 / self.rate
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        self._encoder.encode(image, self.frames)
         self.frames += 1
-
-    def _finish(self) -> None:
-        if self._container is None:
-            return
-        try:
-            for packet in self._stream.encode(None):  # flush the encoder's delayed frames
-                self._container.mux(packet)
-        finally:
-            self._container.close()  # writes the moov index: playable from here
 
     def close(self) -> str:
         if self._done:
             return f"{self.path} ({self.frames} frames)"
         self._done = True
         if self.frames == 0:
-            if self._container is not None:
-                self._container.close()
+            self._encoder.close()
             self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
             return f"{self.path}: not written (no frames)"
         try:
-            self._finish()
+            self._encoder.finish()
         except BaseException as exc:
             self._atomic.__exit__(type(exc), exc, None)
             raise
@@ -185,10 +213,9 @@ class H264FileSink(Sink):
             return
         self._done = True
         try:
-            if self._container is not None:
-                self._container.close()
+            self._encoder.close()
         finally:
             self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
 
 
-__all__ = ["CODEC_CHOICES", "H264_SUFFIXES", "H264FileSink", "av_available", "encoder_works", "pick_h264_encoder"]
+__all__ = ["CODEC_CHOICES", "H264_SUFFIXES", "H264Encoder", "H264FileSink", "av_available", "encoder_works", "pick_h264_encoder"]
