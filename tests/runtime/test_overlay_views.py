@@ -82,3 +82,22 @@ def test_legend_with_more_classes_than_rows_says_how_many_more():
 
     rows = legend_rows(classes_in_view(labels, 11), CLASSES, 120)  # 14 px rows in 40 % of 120 px (and a margin): 2 rows
     assert rows == [(0, "Sky"), (None, "+10 more")]
+
+
+def test_run_cli_views_filter_and_ignore(small_onnx, sample_video, tmp_path, capsys):
+    import cv2
+
+    from edgeseg.cli import main
+
+    common = ["run", str(small_onnx[0]), "--source", str(sample_video), "--max-frames", "2"]
+    assert main([*common, "--sink", f"{tmp_path}/side/", "--view", "side-by-side", "--filter", "linear",
+                 "--ignore-class", "class3", "--legend"]) == 0
+    assert cv2.imread(str(tmp_path / "side" / "000000.png")).shape == (360, 960, 3)
+    assert main([*common, "--sink", f"{tmp_path}/old/", "--overlay", "none"]) == 0
+    assert main([*common, "--sink", f"{tmp_path}/new/", "--view", "mask"]) == 0
+    assert "--overlay none is deprecated: use --view mask" in capsys.readouterr().err
+    assert np.array_equal(cv2.imread(str(tmp_path / "old" / "000001.png")), cv2.imread(str(tmp_path / "new" / "000001.png")))
+    assert main([*common, "--sink", "null", "--overlay", "none", "--view", "mask"]) == 2
+    assert "--overlay is the old name of --view: give only --view mask" in capsys.readouterr().err
+    assert main([*common, "--sink", "null", "--ignore-class", "Unicorn"]) == 2
+    assert "--ignore-class 'Unicorn': not a class of this model; its classes: 0 class0" in capsys.readouterr().err
