@@ -110,7 +110,7 @@ def overlay_view(args: argparse.Namespace) -> str:
     if view is not None and old is not None:
         raise EdgesegError(f"--overlay is the old name of --view: give only --view {view}")
     if old is not None:
-        log.warning("--overlay %s is deprecated: use --view %s", old, VIEW_ALIASES[old])
+        print(f"edgeseg: warning: --overlay {old} is deprecated; use --view {VIEW_ALIASES[old]}", file=sys.stderr)
         return VIEW_ALIASES[old]
     return view or "overlay"
 

@@ -95,7 +95,7 @@ def test_run_cli_views_filter_and_ignore(small_onnx, sample_video, tmp_path, cap
     assert cv2.imread(str(tmp_path / "side" / "000000.png")).shape == (360, 960, 3)
     assert main([*common, "--sink", f"{tmp_path}/old/", "--overlay", "none"]) == 0
     assert main([*common, "--sink", f"{tmp_path}/new/", "--view", "mask"]) == 0
-    assert "--overlay none is deprecated: use --view mask" in capsys.readouterr().err
+    assert "--overlay none is deprecated; use --view mask" in capsys.readouterr().err
     assert np.array_equal(cv2.imread(str(tmp_path / "old" / "000001.png")), cv2.imread(str(tmp_path / "new" / "000001.png")))
     assert main([*common, "--sink", "null", "--overlay", "none", "--view", "mask"]) == 2
     assert "--overlay is the old name of --view: give only --view mask" in capsys.readouterr().err
