@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -92,7 +92,57 @@ class NullSink(Sink):
         pass
 
 
-class VideoFileSink(Sink):
+class AtomicVideoFile(Sink):
+    """A video file written under a temporary name: renamed into place by :meth:`close`, removed
+    by :meth:`abort` or when no frame came. Subclasses write frames to ``self._tmp`` and implement
+    :meth:`_finish` (finalise the container) and :meth:`_discard` (release it, content lost)."""
+
+    def _begin(self, path: str | os.PathLike, suffixes: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.uri = str(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in suffixes:
+            raise EdgesegError(f"cannot write video {path}: unknown type {suffix}; use one of {', '.join(suffixes)}")
+        if self.path.is_dir():
+            raise EdgesegError(f"cannot write video {path}: it is a folder")
+        self._atomic = atomic_path(self.path, keep_suffix=True)
+        self._tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
+        self.frames = 0
+        self._done = False
+
+    def _finish(self) -> None:
+        """Finalise the container (its index is written here: the file is playable from then on)."""
+
+    def _discard(self) -> None:
+        """Release the writer without finalising."""
+
+    def close(self) -> str:
+        if self._done:
+            return f"{self.path} ({self.frames} frames)"
+        self._done = True
+        if self.frames == 0:
+            self._discard()
+            self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
+            return f"{self.path}: not written (no frames)"
+        try:
+            self._finish()
+        except BaseException as exc:
+            self._atomic.__exit__(type(exc), exc, None)
+            raise
+        self._atomic.__exit__(None, None, None)
+        return f"{self.path} ({self.frames} frames)"
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._discard()
+        finally:
+            self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
+
+
+class VideoFileSink(AtomicVideoFile):
     """A video file written by OpenCV (MPEG-4 Part 2 or Motion JPEG), renamed into place on close.
 
     The writer opens on the first frame (it needs the size); later frames of
@@ -101,21 +151,11 @@ class VideoFileSink(Sink):
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, fourcc: str | None = None):
-        self.path = Path(path)
-        self.uri = str(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in VIDEO_CODECS:
-            raise EdgesegError(f"cannot write video {path}: unknown type {suffix}; use one of {', '.join(VIDEO_CODECS)}")
-        if self.path.is_dir():
-            raise EdgesegError(f"cannot write video {path}: it is a folder")
-        self.fourcc = fourcc or VIDEO_CODECS[suffix]
+        self._begin(path, tuple(VIDEO_CODECS))
+        self.fourcc = fourcc or VIDEO_CODECS[self.path.suffix.lower()]
         self.fps = fps
-        self._atomic = atomic_path(self.path, keep_suffix=True)
-        self._tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
-        self.frames = 0
-        self._done = False
 
     def write(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]
@@ -129,25 +169,13 @@ class VideoFileSink(Sink):
         self._writer.write(image)
         self.frames += 1
 
-    def close(self) -> str:
-        if self._done:
-            return f"{self.path} ({self.frames} frames)"
-        self._done = True
-        if self._writer is not None:
-            self._writer.release()  # writes the container's index: the file is playable from here
-        if self.frames == 0:
-            self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
-            return f"{self.path}: not written (no frames)"
-        self._atomic.__exit__(None, None, None)
-        return f"{self.path} ({self.frames} frames)"
+    def _finish(self) -> None:
+        self._discard()  # release() writes the container's index
 
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    def _discard(self) -> None:
         if self._writer is not None:
             self._writer.release()
-        self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
+            self._writer = None
 
 
 class ImageFolderSink(Sink):
@@ -359,4 +387,4 @@ def open_sink(uri: str, *, fps: float | None = None, codec: str = "auto") -> Sin
     return ImageFolderSink(target)
 
 
-__all__ = ["SINK_SCHEMES", "DisplaySink", "ImageFolderSink", "NullSink", "Sink", "VideoFileSink", "WebSink", "open_sink", "open_video_file"]
+__all__ = ["SINK_SCHEMES", "AtomicVideoFile", "DisplaySink", "ImageFolderSink", "NullSink", "Sink", "VideoFileSink", "WebSink", "open_sink", "open_video_file"]

@@ -17,16 +17,14 @@ import functools
 import logging
 import os
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from edgeseg.atomic import atomic_path
 from edgeseg.errors import EdgesegError
 
-from .sinks import Sink
+from .sinks import AtomicVideoFile
 
 log = logging.getLogger("edgeseg.sinks")
 
@@ -160,7 +158,7 @@ class H264Encoder:
             self.container = None
 
 
-class H264FileSink(Sink):
+class H264FileSink(AtomicVideoFile):
     """An H.264 MP4, through PyAV (:class:`H264Encoder`), renamed into place on close.
 
     Args:
@@ -172,50 +170,22 @@ class H264FileSink(Sink):
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, encoder: str = "auto", crf: int = 18):
-        self.path = Path(path)
-        self.uri = str(path)
-        if self.path.suffix.lower() not in H264_SUFFIXES:
-            raise EdgesegError(f"H.264 output {path}: use an .mp4, .m4v or .mov name")
-        if self.path.is_dir():
-            raise EdgesegError(f"cannot write video {path}: it is a folder")
         self.encoder = pick_h264_encoder(encoder)
+        self._begin(path, H264_SUFFIXES)
         rate = _frame_rate(fps)
-        self._atomic = atomic_path(self.path, keep_suffix=True)
-        tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
         options = {"crf": str(crf), "preset": "veryfast"} if self.encoder == "libx264" else {"preset": "p4"}
-        self._encoder = H264Encoder(str(tmp), "mp4", self.encoder, rate, 1 / rate,
+        self._encoder = H264Encoder(str(self._tmp), "mp4", self.encoder, rate, 1 / rate,
                                     container_options={"movflags": "+faststart"}, encoder_options=options)
-        self.frames = 0
-        self._done = False
 
     def write(self, image: np.ndarray) -> None:
         self._encoder.encode(image, self.frames)
         self.frames += 1
 
-    def close(self) -> str:
-        if self._done:
-            return f"{self.path} ({self.frames} frames)"
-        self._done = True
-        if self.frames == 0:
-            self._encoder.close()
-            self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
-            return f"{self.path}: not written (no frames)"
-        try:
-            self._encoder.finish()
-        except BaseException as exc:
-            self._atomic.__exit__(type(exc), exc, None)
-            raise
-        self._atomic.__exit__(None, None, None)
-        return f"{self.path} ({self.frames} frames)"
+    def _finish(self) -> None:
+        self._encoder.finish()
 
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self._encoder.close()
-        finally:
-            self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
+    def _discard(self) -> None:
+        self._encoder.close()
 
 
 __all__ = ["CODEC_CHOICES", "H264_SUFFIXES", "H264Encoder", "H264FileSink", "av_available", "encoder_works", "pick_h264_encoder"]
