@@ -25,14 +25,14 @@ def info_record(artifact: str | Path) -> dict[str, Any]:
     from .artifacts import read_artifact_metadata
 
     kind, meta, extra = read_artifact_metadata(artifact)
+    if kind == "engine":  # its extra facts are its sidecar's
+        return {"artifact": str(artifact), "kind": kind, "metadata": meta.to_dict(), "sidecar": extra}
     record: dict[str, Any] = {"artifact": str(artifact), "kind": kind, **extra, "metadata": meta.to_dict()}
     sidecar = Path(artifact).with_name(Path(artifact).name + ".json")
     if kind == "onnx" and sidecar.is_file():  # the cpu target of 'edgeseg build'
         data = read_json(sidecar, "sidecar")
         if isinstance(data, dict):
             record["sidecar"] = {k: v for k, v in data.items() if k != "metadata"}
-    elif kind == "engine":
-        record["sidecar"] = {k: v for k, v in extra.items()}
     return record
 
 

@@ -37,3 +37,22 @@ def test_built_cpu_artifact_shows_its_sidecar(tmp_path, capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["sidecar"]["target"] == "cpu" and record["metadata"]["input"]["height"] == 32
     assert "metadata" not in record["sidecar"]  # once, at the top level
+
+
+def test_engine_summary_reads_its_sidecar(tmp_path, capsys):
+    # A fake engine (no TensorRT here): info reads only the sidecar, which is what a real build writes
+    # (the cpu build's sidecar, with the fields a TensorRT build sets).
+    path, _, _ = make_contract_onnx(tmp_path / "m.onnx", height=32, width=48)
+    assert main(["build", str(path), "--target", "cpu", "-o", str(tmp_path / "out")]) == 0
+    sidecar = json.loads((tmp_path / "out" / "m.cpu.onnx.json").read_text())
+    sidecar.update(kind="engine", target="jetson-orin-nano", runtime="tensorrt", runtime_version="10.3.0",
+                   gpu={"name": "Orin", "compute_capability": "8.7"})
+    (tmp_path / "m.engine").write_bytes(b"fake plan")
+    (tmp_path / "m.engine.json").write_text(json.dumps(sidecar))
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "m.engine")]) == 0
+    out = capsys.readouterr().out
+    assert "built          target jetson-orin-nano, tensorrt 10.3.0, GPU Orin (sm 8.7), at " in out
+    assert main(["info", str(tmp_path / "m.engine"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record) == {"artifact", "kind", "metadata", "sidecar"} and record["sidecar"]["runtime"] == "tensorrt"
