@@ -19,6 +19,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sink", required=True, action="append", metavar="SINK",
                    help="out.mp4 (H.264) / out.avi, an image folder (keeps input names), labels://FOLDER/ (uint8 PNG "
                         "label maps), rtsp://SERVER:8554/PATH (publish H.264 to an RTSP server such as MediaMTX), "
+                        "webrtc://127.0.0.1:8081 (a page receiving WebRTC), "
                         "display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
     p.add_argument("--video-codec", default="auto", metavar="CODEC",
                    choices=("auto", "h264", "h264_nvenc", "libx264", "mp4v", "mjpg"),

@@ -11,6 +11,7 @@ URI                                what
 ``labels://masks/``                 the label map of each frame as a uint8 PNG (the model's class values,
                                    at the frame's size, nearest-neighbour), named like an image folder
 ``rtsp://127.0.0.1:8554/edgeseg``   H.264 published to an RTSP server (MediaMTX, ...): :mod:`.sinks_rtsp`
+``webrtc://127.0.0.1:8081``         a page whose browser receives the video over WebRTC: :mod:`.sinks_webrtc`
 ``display://0``                     a window (needs a display and an OpenCV with a GUI)
 ``http://127.0.0.1:8080``           the web viewer: MJPEG stream plus live FPS, latency and drops
 ``null``                            nothing (for measuring)
@@ -44,7 +45,7 @@ from edgeseg.errors import EdgesegError
 log = logging.getLogger("edgeseg.sinks")
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-SINK_SCHEMES = ("file", "labels", "rtsp", "display", "http", "null")
+SINK_SCHEMES = ("file", "labels", "rtsp", "webrtc", "display", "http", "null")
 
 
 class Sink(ABC):
@@ -367,6 +368,10 @@ def open_sink(uri: str, *, fps: float | None = None, codec: str = "auto") -> Sin
         if codec in ("mp4v", "mjpg"):
             raise EdgesegError(f"{uri}: RTSP output is H.264; drop --video-codec {codec}")
         return RtspSink(uri, fps=fps, encoder=codec)
+    if scheme == "webrtc":
+        from .sinks_webrtc import open_webrtc_sink
+
+        return open_webrtc_sink(uri)
     if scheme == "labels":
         from .sinks_labels import open_label_sink
 
