@@ -202,20 +202,24 @@ class WebRtcSink(Sink):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:
+            def _route(self, expected: str) -> bool:
+                """Whether the request is for ``expected`` and authorised (else it has been answered)."""
                 parts = urlsplit(self.path)
                 if not sink._authorised(parts.query):
-                    return self._reply(401, b"token required\n", "text/plain")
-                if parts.path != "/":
-                    return self._reply(404, b"not found\n", "text/plain")
-                self._reply(200, PAGE.encode(), "text/html; charset=utf-8")
+                    self._reply(401, b"token required\n", "text/plain")
+                    return False
+                if parts.path != expected:
+                    self._reply(404, b"not found\n", "text/plain")
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if self._route("/"):
+                    self._reply(200, PAGE.encode(), "text/html; charset=utf-8")
 
             def do_POST(self) -> None:
-                parts = urlsplit(self.path)
-                if not sink._authorised(parts.query):
-                    return self._reply(401, b"token required\n", "text/plain")
-                if parts.path != "/offer":
-                    return self._reply(404, b"not found\n", "text/plain")
+                if not self._route("/offer"):
+                    return
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
                     offer = json.loads(self.rfile.read(min(length, 1 << 20)))

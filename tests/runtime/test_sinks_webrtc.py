@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from helpers import synthetic_run, wait_until
 
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.backends import open_backend
-from edgeseg.runtime.overlay import OverlayRenderer
-from edgeseg.runtime.pipeline import Pipeline
 from edgeseg.runtime.sinks import open_sink
-from edgeseg.runtime.sources import SyntheticSource
 
 pytest.importorskip("aiortc")
 
@@ -28,46 +23,23 @@ pc.getStats().then((report) => {
 """
 
 
-def wait_until(predicate, timeout: float, what: str):
-    import time
-
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {value})")
-
-
 def test_chromium_receives_and_decodes_the_live_overlay(small_onnx, browser):
     browser.set_script_timeout(20)
-    with open_backend(small_onnx[0]) as backend:
-        sink = open_sink("webrtc://127.0.0.1:0")
-        meta = backend.metadata
-        pipeline = Pipeline(SyntheticSource(width=320, height=240, fps=15.0), backend, [sink],
-                            OverlayRenderer(meta.palette, meta.classes, alpha=0.3))
-        thread = threading.Thread(target=pipeline.run, daemon=True)
-        thread.start()
-        try:
-            browser.get(sink.url)
+    with synthetic_run(small_onnx[0], "webrtc://127.0.0.1:0") as (sink, _):
+        browser.get(sink.url)
 
-            def stats():
-                return browser.execute_async_script(STATS)
+        def stats():
+            return browser.execute_async_script(STATS)
 
-            first = wait_until(lambda: (s := stats()) and s["decoded"] >= 5 and s, 60, "5 decoded frames")
-            assert first["width"] == 320 and first["state"] == "connected"
-            later = wait_until(lambda: (s := stats()) and s["decoded"] >= first["decoded"] + 10 and s, 60,
-                               "10 more decoded frames")
-            shown = browser.execute_script("const v = document.getElementById('video');"
-                                           " return [v.videoWidth, v.videoHeight, v.paused];")
-            print(f"Chromium decoded {later['decoded']} frames; video element {shown}")
-            assert shown == [320, 240, False]
-        finally:
-            pipeline.stop()
-            thread.join(30)
-    assert not thread.is_alive() and pipeline.error is None
+        first = wait_until(lambda: (s := stats()) and s["decoded"] >= 5 and s, 60, "5 decoded frames")
+        assert first["width"] == 320 and first["state"] == "connected"
+        later = wait_until(lambda: (s := stats()) and s["decoded"] >= first["decoded"] + 10 and s, 60,
+                           "10 more decoded frames")
+        shown = browser.execute_script("const v = document.getElementById('video');"
+                                       " return [v.videoWidth, v.videoHeight, v.paused];")
+        print(f"Chromium decoded {later['decoded']} frames; video element {shown}")
+        assert shown == [320, 240, False]
+
 
 
 def test_beyond_loopback_needs_a_token():
