@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +63,3 @@ def read_artifact_metadata(path: str | Path) -> tuple[str, ModelMetadata, dict[s
         extra = {k: v for k, v in data.items() if k != "metadata"}
         return "engine", ModelMetadata.from_dict(data["metadata"], source=str(sidecar)), extra
     raise EdgesegError(f"{path}: unknown artifact kind {suffix or '(no suffix)'}; expected .pt, .onnx or .engine")
-
-
-def run_info(args: argparse.Namespace) -> int:
-    """Handler of ``edgeseg info``: the metadata as indented JSON."""
-    kind, meta, extra = read_artifact_metadata(args.artifact)
-    print(json.dumps({"artifact": str(args.artifact), "kind": kind, **extra, "metadata": meta.to_dict()}, indent=2, default=str))
-    return 0

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .cli_vocab import DeprecatedAlias, SuggestingParser, add_data_kind, add_model_arguments, parse_with_suggestions
 from .errors import EdgesegError
 
 PIPELINE = "train -> export -> quantize -> build -> run / eval / bench"
@@ -35,7 +36,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from edgeseg.artifacts import run_info
+    from edgeseg.info_summary import run_info
 
     return run_info(args)
 
@@ -95,7 +96,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="edgeseg",
         description=f"Semantic segmentation from PyTorch to a live camera on NVIDIA Jetson and desktop GPUs.\n"
         f"Pipeline: {PIPELINE}",
@@ -103,11 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edgeseg {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="stages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="stages", parser_class=SuggestingParser)
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress bars or periodic status lines (bars only ever show on a terminal)")
         return p
 
     p = add("train", _train, "train a model from a TOML config (needs edgeseg[train])")
@@ -156,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="val", help="split of --eval-data (default: val)")
     p.add_argument("--max-miou-drop", type=float, default=1.0,
                    help="refuse the variant if it loses more mIoU points than this (default 1.0)")
-    p.add_argument("--eval-limit", type=int, default=0, help="score only the first N images in the gate (0: all)")
+    p.add_argument("--limit", "--eval-limit", dest="eval_limit", type=int, default=0, action=DeprecatedAlias,
+                   new="--limit", help="score only the first N images in the gate (0: all); --eval-limit is its old name")
+    add_data_kind(p)
 
     p = add("build", _build, "build a TensorRT engine (or the cpu target's optimised ONNX) for a target, with a .json sidecar")
     p.add_argument("onnx", help="the ONNX from 'edgeseg export' (its precision is already decided)")
@@ -169,12 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(p)
 
     p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
-    p.add_argument("artifact", help="checkpoint .pt or ONNX .onnx")
-    p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime or tensorrt")
+    p.add_argument("artifact", help="checkpoint .pt, ONNX .onnx or engine .engine")
+    add_model_arguments(p)
     p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
-    p.add_argument("--kind", choices=["auto", "camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k", "rgbd"], default="auto",
-                   help="data set layout (default: guessed from the folder)")
+    add_data_kind(p)
     p.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
     p.add_argument("--json", help="write the scores as JSON here")
     p.add_argument("--overlay-dir", help="also write colour overlays of the predictions into this folder")
@@ -184,19 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", help="artifact B (.pt or .onnx)")
     p.add_argument("--data", required=True, help="labelled data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
-    p.add_argument("--kind", choices=["auto", "camvid", "folder"], default="auto", help="data set layout")
+    add_data_kind(p)
+    add_model_arguments(p)
     p.add_argument("--limit", type=int, default=0, help="score only the first N images (0: all)")
     p.add_argument("--json", help="write the comparison as JSON here")
 
     p = add("bench", _bench, "latency and throughput of an artifact; baselines and A/B regression checks")
     p.add_argument("artifact", help=".onnx, .engine or .pt")
-    p.add_argument("--backend", default="auto", help="auto (by suffix), onnxruntime, tensorrt or torch")
+    add_model_arguments(p)
     p.add_argument("--scenario", default="single-stream", choices=["single-stream", "offline", "pipeline"],
                    help="single-stream: one frame at a time, latency; offline: batched throughput; "
                         "pipeline: decode, infer, overlay and encode a video (time per frame, stages)")
     p.add_argument("--source", help="pipeline: the video to loop over (default: the bundled sample clip)")
     p.add_argument("--batch", type=int, default=0, help="offline: images per call (default: max(model batch, 8))")
-    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
     p.add_argument("--warmup-s", type=float, default=1.0, help="warm-up seconds before timing (default 1)")
     p.add_argument("--min-iters", type=int, default=200, help="at least this many timed calls (default 200)")
     p.add_argument("--min-time-s", type=float, default=4.0, help="and at least this many seconds (default 4)")
@@ -211,8 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")
     p.add_argument("--plot", metavar="FILE.png", help="draw latency CDFs (current vs baseline or B)")
 
-    p = add("info", _info, "print the metadata of an artifact (.pt, .onnx, .engine)")
+    p = add("info", _info, "summarise an artifact (.pt, .onnx, .engine): task, classes, input, precision, provenance, build")
     p.add_argument("artifact")
+    p.add_argument("--json", action="store_true", help="print the full record (metadata, palette, sidecar) as JSON")
 
     add("models", _models, "list the architectures of the model zoo")
 
@@ -242,7 +247,7 @@ def _missing_cv2_message() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_with_suggestions(parser, argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -255,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edgeseg {args.command}: error: needs Python 3.10 or newer (this is {sys.version.split()[0]}); "
               "run it on a desktop or a newer JetPack and copy the result here", file=sys.stderr)
         return 2
+    from .progress import set_quiet
+
+    set_quiet(args.quiet)
     try:
         return args.handler(args)
     except ModuleNotFoundError as exc:

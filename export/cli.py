@@ -38,7 +38,7 @@ def run_quantize(args: argparse.Namespace) -> int:
         args.model, args.output, args.precision, calib=args.calib, method=args.method, num_images=args.num_images,
         calib_split=args.calib_split,
         exclude_nodes=args.exclude_nodes, eval_data=args.eval_data, split=args.split,
-        max_miou_drop=args.max_miou_drop, eval_limit=args.eval_limit,
+        max_miou_drop=args.max_miou_drop, eval_limit=args.eval_limit, eval_kind=getattr(args, "kind", "auto"),
     )
     print(f"wrote {result.path} ({result.metadata.precision})")
     if result.metadata.calibration:

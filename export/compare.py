@@ -74,9 +74,17 @@ def compare_backends(backend_a, backend_b, data: str | Path, split: str = "val",
 
 def run_compare(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg compare``."""
+    from edgeseg.cli_vocab import provider_list
+    from edgeseg.runtime.backend_flags import check_backend_flags
     from edgeseg.runtime.backends import open_backend
 
-    with open_backend(args.a) as backend_a, open_backend(args.b) as backend_b:
+    providers = provider_list(getattr(args, "providers", None))
+    threads = getattr(args, "threads", 0)
+    backend = getattr(args, "backend", "auto")
+    for artifact in (args.a, args.b):
+        check_backend_flags(artifact, backend, providers, threads)
+    with open_backend(args.a, backend, providers=providers, threads=threads) as backend_a, \
+            open_backend(args.b, backend, providers=providers, threads=threads) as backend_b:
         backend_a.require_semantic("edgeseg compare (mIoU and label agreement)")
         backend_b.require_semantic("edgeseg compare (mIoU and label agreement)")
         result = compare_backends(backend_a, backend_b, args.data, args.split, kind=args.kind, limit=args.limit,

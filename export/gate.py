@@ -24,7 +24,8 @@ class GateResult:
 
 
 def miou_gate(candidate: str | os.PathLike, reference: str | os.PathLike, data: str | os.PathLike, *,
-              split: str = "val", max_drop: float = 1.0, limit: int = 0, candidate_name: str | None = None) -> GateResult:
+              split: str = "val", max_drop: float = 1.0, limit: int = 0, candidate_name: str | None = None,
+              kind: str = "auto") -> GateResult:
     """Score ``candidate`` and its FP32 ``reference`` (both ONNX) with onnxruntime; raise if the drop is too large.
 
     ``candidate`` may be a temporary file (any suffix); ``candidate_name`` is
@@ -35,7 +36,7 @@ def miou_gate(candidate: str | os.PathLike, reference: str | os.PathLike, data: 
     name = candidate_name or str(candidate)
     log.info("accuracy gate: scoring %s and %s on %s [%s]", name, reference, data, split)
     with OrtBackend(candidate) as cand, OrtBackend(reference) as ref:
-        comparison = compare_backends(ref, cand, data, split, limit=limit, names=(str(reference), name))
+        comparison = compare_backends(ref, cand, data, split, kind=kind, limit=limit, names=(str(reference), name))
     result = GateResult(comparison, max_drop)
     if not result.passed:
         raise EdgesegError(

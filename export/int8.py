@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import EdgesegError, require
+from edgeseg.progress import Counter
 
 from .images import ImageSet
 
@@ -60,6 +61,7 @@ class _Batches:
         index = np.arange(count) % len(images)  # a fixed-batch model needs whole batches: repeat from the start
         self.batches = [images[index[i:i + batch]] for i in range(0, count, batch)]
         self.start, self.end, self.position = 0, len(self.batches), 0
+        self.counter: Counter | None = None  # a progress bar, while calibrating
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -72,6 +74,8 @@ class _Batches:
             return None
         batch = self.batches[self.position]
         self.position += 1
+        if self.counter is not None:
+            self.counter.update(1)
         return {"image": batch}
 
 
@@ -111,6 +115,7 @@ def int8_from_fp32(model, calibration: ImageSet, method: str, *, batch: int, exc
         "CalibPercentile": PERCENTILE,
     }
     log.info("calibrating INT8 (%s) on %d images, %d node(s) kept float", method, len(calibration.images), len(exclude_nodes or []))
+    reader.counter = Counter(f"calibrating ({method})", total=len(reader), unit="batch")
     with tempfile.TemporaryDirectory(prefix="edgeseg-int8-") as tmp:
         source = Path(tmp) / "fp32.onnx"
         target = Path(tmp) / "int8.onnx"
@@ -124,6 +129,7 @@ def int8_from_fp32(model, calibration: ImageSet, method: str, *, batch: int, exc
                 calibration_providers=["CPUExecutionProvider"], extra_options=extra_options,
             )
         quantized = onnx.load(str(target))
+    reader.counter.close()
     _float_consumers_read_float(quantized)
     return quantized
 

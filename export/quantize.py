@@ -48,7 +48,8 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
                   calib: str | os.PathLike | None = None, calib_split: str = "train", method: str = "entropy",
                   num_images: int = 0,
                   exclude_nodes: list[str] | None = None, eval_data: str | os.PathLike | None = None,
-                  split: str = "val", max_miou_drop: float = 1.0, eval_limit: int = 0) -> QuantizeResult:
+                  split: str = "val", max_miou_drop: float = 1.0, eval_limit: int = 0,
+                  eval_kind: str = "auto") -> QuantizeResult:
     """Write the ``precision`` variant of the FP32 ONNX ``source`` to ``output``.
 
     Args:
@@ -61,6 +62,7 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
         eval_data: labelled data set for the accuracy gate (None: no gate).
         max_miou_drop: largest allowed mIoU loss in points against ``source``.
         eval_limit: score only the first N images in the gate (0: all).
+        eval_kind: layout of ``eval_data`` (``auto``: guessed from the folder).
     """
     from .fp16 import fp16_from_fp32
     from .images import load_image_folder
@@ -127,6 +129,6 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
     with atomic_path(output) as tmp:
         onnx.save(variant, str(tmp))
         if eval_data is not None:
-            gate = miou_gate(tmp, source, eval_data, split=split, max_drop=max_miou_drop, limit=eval_limit,
+            gate = miou_gate(tmp, source, eval_data, split=split, max_drop=max_miou_drop, limit=eval_limit, kind=eval_kind,
                              candidate_name=str(output))
     return QuantizeResult(output, variant_meta, gate)

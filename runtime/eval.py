@@ -24,6 +24,7 @@ from edgeseg.datasets import guess_kind, layout_info, layout_samples, read_depth
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
 from edgeseg.preprocess import depth_to_u8
+from edgeseg.progress import progress
 
 from .backends import Backend, open_backend
 from .overlay import palette_lut, render_overlay, resize_labels
@@ -84,7 +85,7 @@ def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: st
     if rgbd and kind != "rgbd":
         raise EdgesegError(f"{meta.architecture} takes colour + depth, but {data} is a {kind!r} data set without depth; "
                            "evaluate it on an RGB-D data set (images/, depth/, masks/, classes.txt)")
-    for pair in samples:
+    for pair in progress(samples, desc=f"{Path(str(data)).name} [{split}]", unit="img"):
         image = read_image(pair.image)
         mask = read_mask(pair.mask, image.shape, info)
         if rgbd:  # B, G, R + 8-bit depth: the 4-channel input contract (edgeseg.metadata)
@@ -111,7 +112,14 @@ def format_scores(result: dict[str, Any], title: str) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg eval``."""
-    with open_backend(args.artifact, getattr(args, "backend", "auto")) as backend:
+    from edgeseg.cli_vocab import provider_list
+
+    from .backend_flags import check_backend_flags
+
+    providers = provider_list(getattr(args, "providers", None))
+    backend_name, threads = getattr(args, "backend", "auto"), getattr(args, "threads", 0)
+    check_backend_flags(args.artifact, backend_name, providers, threads)
+    with open_backend(args.artifact, backend_name, providers=providers, threads=threads) as backend:
         backend.require_semantic("edgeseg eval (mIoU of class labels)")
         result = evaluate(backend, args.data, args.split, kind=args.kind, limit=args.limit, overlay_dir=args.overlay_dir)
         report = result.to_dict(backend.metadata.classes)

@@ -6,8 +6,13 @@ metadata as RGB and are turned into a BGR lookup table once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
+
+from .legend import DEFAULT_MIN_SHARE, draw_legend
+from .upsample import upsample_labels
 
 
 def palette_lut(palette_rgb: list[list[int]]) -> np.ndarray:
@@ -32,22 +37,7 @@ def blend(frame: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
 
 def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Nearest-neighbour resize of a uint8 H x W label map (never invents classes)."""
-    if labels.shape == (height, width):
-        return labels
-    return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
-
-
-def draw_legend(image: np.ndarray, labels: np.ndarray, classes: list[str], lut: np.ndarray) -> np.ndarray:
-    """Draw, in place, a legend of the classes present in ``labels`` (top-left)."""
-    present = np.flatnonzero(np.bincount(labels.reshape(-1), minlength=len(classes))[: len(classes)])
-    y = 8
-    for label in present:
-        colour = tuple(int(c) for c in lut[label])
-        cv2.rectangle(image, (8, y), (24, y + 14), colour, thickness=-1)
-        cv2.rectangle(image, (8, y), (24, y + 14), (255, 255, 255), thickness=1)
-        put_text(image, classes[label], (30, y + 12), scale=0.45)
-        y += 18
-    return image
+    return upsample_labels(labels, height, width, "point")
 
 
 def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.5) -> None:
@@ -56,24 +46,45 @@ def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+VIEWS = ("overlay", "mask", "side-by-side")
+# The old --overlay names: blend is the overlay view, none the mask view.
+VIEW_ALIASES = {"blend": "overlay", "none": "mask"}
+
+
 def render_overlay(frame: np.ndarray, labels: np.ndarray, lut: np.ndarray, *, alpha: float = 0.5,
-                   mode: str = "blend", legend_classes: list[str] | None = None) -> np.ndarray:
+                   mode: str = "overlay", legend_classes: list[str] | None = None, filter: str = "point",
+                   ignore: tuple[int, ...] = (), legend_min_share: float = DEFAULT_MIN_SHARE) -> np.ndarray:
     """The frame with its labels drawn.
 
     Args:
         frame: uint8 H x W x 3 BGR.
-        labels: uint8 h x w class indices (resized to H x W here, nearest).
-        lut: :func:`palette_lut` of the model's palette.
-        alpha: weight of the colours in ``blend`` mode.
-        mode: ``blend`` (colours over the frame) or ``none`` (colours only).
+        labels: uint8 h x w class indices, any size (resized to the frame with ``filter``).
+        lut: :func:`palette_lut`.
+        alpha: colour weight in the overlay view.
+        mode: ``overlay`` (``blend``): colours over the frame; ``mask`` (``none``): the colours
+            alone; ``side-by-side``: the frame, then the mask, 2W wide.
         legend_classes: class names to draw a legend of the classes present; None for no legend.
+        filter: ``point`` or ``linear`` label upsampling (:mod:`.upsample`).
+        ignore: class indices not drawn: the frame shows through (overlay) or black (mask).
+        legend_min_share: smallest share of the frame a class needs to be in the legend.
     """
-    labels = resize_labels(labels, frame.shape[0], frame.shape[1])
+    mode = VIEW_ALIASES.get(mode, mode)
+    labels = upsample_labels(labels, frame.shape[0], frame.shape[1], filter)
     colours = colorize(labels, lut)
-    out = colours if mode == "none" else blend(frame, colours, alpha)
+    hidden = np.isin(labels, ignore) if ignore else None
+    if hidden is not None:
+        colours[hidden] = 0
+    if mode == "overlay":
+        out = blend(frame, colours, alpha)
+        if hidden is not None:
+            out[hidden] = frame[hidden]
+    else:
+        out = colours
     if legend_classes is not None:
         out = np.ascontiguousarray(out)
-        draw_legend(out, labels, legend_classes, lut)
+        draw_legend(out, labels, legend_classes, lut, min_share=legend_min_share, ignore=ignore)
+    if mode == "side-by-side":
+        out = np.hstack([frame, out])
     return out
 
 
@@ -83,32 +94,66 @@ class OverlayRenderer:
     Args:
         palette_rgb: the metadata's palette (one RGB triple per class).
         classes: class names, for the legend.
-        alpha: colour weight in ``blend`` mode, 0..1.
-        mode: ``blend`` (colours over the frame, FPS text) or ``none`` (the
-            colourised label map alone: no frame, no text, so it stays a clean label image).
-        legend: draw the names of the classes present (both modes).
-        show_fps: draw the FPS figure in ``blend`` mode.
+        alpha: colour weight in the overlay view, 0..1.
+        mode: the view: ``overlay`` (colours over the frame, FPS text), ``mask`` (the
+            colourised label map alone: no frame, no text, so it stays a clean label
+            image) or ``side-by-side`` (frame and mask, twice as wide, FPS text on the
+            frame); ``blend`` and ``none`` are the old names of the first two.
+        legend: draw the names of the classes present (all views).
+        show_fps: draw the FPS figure (overlay and side-by-side views).
+        filter: ``point`` or ``linear`` label upsampling to the frame (:mod:`.upsample`).
+        ignore: class indices or names not drawn (the frame shows through) and not in the legend.
+        legend_min_share: smallest share of the frame a class needs to be listed (0..1).
     """
 
-    MODES = ("blend", "none")
+    MODES = (*VIEWS, *VIEW_ALIASES)
 
-    def __init__(self, palette_rgb: list[list[int]], classes: list[str], *, alpha: float = 0.5, mode: str = "blend",
-                 legend: bool = False, show_fps: bool = True):
+    def __init__(self, palette_rgb: list[list[int]], classes: list[str], *, alpha: float = 0.5, mode: str = "overlay",
+                 legend: bool = False, show_fps: bool = True, filter: str = "point",
+                 ignore: Sequence[int | str] = (), legend_min_share: float = DEFAULT_MIN_SHARE):
         from edgeseg.errors import EdgesegError
+
+        from .upsample import FILTERS
 
         if not 0.0 <= alpha <= 1.0:
             raise EdgesegError(f"--alpha {alpha} is outside 0..1 (0: frame only, 1: colours only)")
         if mode not in self.MODES:
-            raise EdgesegError(f"--overlay {mode!r} is not one of {', '.join(self.MODES)}")
+            raise EdgesegError(f"--view {mode!r} is not one of {', '.join(VIEWS)} (--overlay: blend, none)")
+        if filter not in FILTERS:
+            raise EdgesegError(f"--filter {filter!r} is not one of {', '.join(FILTERS)}")
+        if not 0.0 <= legend_min_share < 1.0:
+            raise EdgesegError(f"--legend-min-share {legend_min_share} is outside 0..1")
         self.lut = palette_lut(palette_rgb)
         self.classes = classes
-        self.alpha, self.mode, self.legend, self.show_fps = alpha, mode, legend, show_fps
+        self.ignore = class_indices(ignore, classes)
+        self.alpha, self.mode, self.legend, self.show_fps = alpha, VIEW_ALIASES.get(mode, mode), legend, show_fps
+        self.filter, self.legend_min_share = filter, legend_min_share
 
     def render(self, frame: np.ndarray, labels: np.ndarray, fps: float | None = None) -> np.ndarray:
-        """uint8 H x W x 3 BGR ``frame`` and uint8 h x w ``labels`` -> uint8 H x W x 3 BGR image (new array)."""
+        """uint8 H x W x 3 BGR ``frame`` and uint8 h x w ``labels`` -> uint8 BGR image (new array;
+        H x W x 3, or H x 2W x 3 side by side)."""
         out = render_overlay(frame, labels, self.lut, alpha=self.alpha, mode=self.mode,
-                             legend_classes=self.classes if self.legend else None)
-        if self.mode == "blend" and self.show_fps and fps is not None:
+                             legend_classes=self.classes if self.legend else None, filter=self.filter,
+                             ignore=self.ignore, legend_min_share=self.legend_min_share)
+        if self.mode != "mask" and self.show_fps and fps is not None:
             out = np.ascontiguousarray(out)
-            put_text(out, f"{fps:.1f} FPS", (max(8, out.shape[1] - 110), 24), scale=0.6)
+            put_text(out, f"{fps:.1f} FPS", (max(8, frame.shape[1] - 110), 24), scale=0.6)
         return out
+
+
+def class_indices(names_or_indices: Sequence[int | str], classes: Sequence[str]) -> tuple[int, ...]:
+    """Class names (case-insensitive) or indices -> indices; an unknown one is an error listing the classes."""
+    from edgeseg.errors import EdgesegError
+
+    lowered = {name.lower(): i for i, name in enumerate(classes)}
+    out = []
+    for item in names_or_indices:
+        text = str(item).strip()
+        if text.isascii() and text.isdigit() and int(text) < len(classes):
+            out.append(int(text))
+        elif text.lower() in lowered:
+            out.append(lowered[text.lower()])
+        else:
+            raise EdgesegError(f"--ignore-class {text!r}: not a class of this model; its classes: "
+                               + ", ".join(f"{i} {name}" for i, name in enumerate(classes)))
+    return tuple(sorted(set(out)))

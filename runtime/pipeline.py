@@ -68,6 +68,7 @@ class Frame:
     image: np.ndarray
     times: FrameTimes
     prediction: Any = None
+    source_path: str | None = None  # the image file it came from (image sources), for sinks that keep names
 
 
 class Pipeline:
@@ -153,7 +154,7 @@ class Pipeline:
                 self.stats.captured()
                 times = FrameTimes(index=index, captured=now, capture=now - started)
                 index += 1
-                if not self.q_in.put(Frame(image, times)):
+                if not self.q_in.put(Frame(image, times, source_path=getattr(self.source, "frame_path", None))):
                     break
         except BaseException as exc:  # reported by run(); the frames already read still get written
             self._fail("source", exc)
@@ -218,9 +219,11 @@ class Pipeline:
                 self.q_out.clear()
                 continue
             sink = None
+            labels = frame.prediction if self.predictor is None else None
             try:
                 for sink in self.sinks:
-                    sink.write(image)
+                    sink.write_frame(image, labels=labels, source_path=frame.source_path,
+                                     source_size=colour.shape[:2])
             except BaseException as exc:
                 self.failed_sink = sink
                 self._fail("sink", exc)

@@ -28,22 +28,24 @@ from edgeseg.atomic import atomic_write_text
 from edgeseg.errors import EdgesegError
 from edgeseg.metadata import ModelMetadata
 
+from .backend_flags import check_backend_flags
 from .backends import open_backend
 from .overlay import OverlayRenderer
 from .pipeline import Pipeline, stop_on_signals
 from .resilient_sources import LoopingSource, ReconnectingSource
 from .run_stats import format_summary
+from .run_status import DEFAULT_INTERVAL_S, StatusReporter
 from .sinks import Sink, open_sink
 from .sources import local_path, open_source
 
 log = logging.getLogger("edgeseg.run")
 
 
-def _open_sinks(uris: list[str], fps: float | None) -> list[Sink]:
+def _open_sinks(uris: list[str], fps: float | None, codec: str = "auto") -> list[Sink]:
     sinks: list[Sink] = []
     try:
         for uri in uris:
-            sinks.append(open_sink(uri, fps=fps))
+            sinks.append(open_sink(uri, fps=fps, codec=codec))
     except BaseException:
         for sink in sinks:
             sink.abort()
@@ -100,8 +102,22 @@ PROPOSAL_FLAGS = {"top_k": "--top-k", "score_threshold": "--score-threshold", "n
                   "mask_threshold": "--mask-threshold"}
 
 
+def overlay_view(args: argparse.Namespace) -> str:
+    """``--view``, or the deprecated ``--overlay`` it replaced (refusing both at once)."""
+    from .overlay import VIEW_ALIASES
+
+    view, old = getattr(args, "view", None), getattr(args, "overlay", None)
+    if view is not None and old is not None:
+        raise EdgesegError(f"--overlay is the old name of --view: give only --view {view}")
+    if old is not None:
+        print(f"edgeseg: warning: --overlay {old} is deprecated; use --view {VIEW_ALIASES[old]}", file=sys.stderr)
+        return VIEW_ALIASES[old]
+    return view or "overlay"
+
+
 def _task_parts(args: argparse.Namespace, backend):
     """``(renderer, predictor)`` for the backend's task; refuses options of the other task."""
+    view = overlay_view(args)
     given = {name: getattr(args, name, None) for name in PROPOSAL_FLAGS}
     given = {name: value for name, value in given.items() if value is not None}
     meta = backend.metadata
@@ -110,12 +126,18 @@ def _task_parts(args: argparse.Namespace, backend):
 
         if args.legend:
             raise EdgesegError("--legend lists classes of a semantic model; a proposals model has none (drop --legend)")
+        semantic_only = [flag for flag, used in (("--ignore-class", args.ignore_class), ("--filter linear", args.filter != "point"),
+                                                  ("--view side-by-side", view == "side-by-side")) if used]
+        if semantic_only:
+            raise EdgesegError(f"{', '.join(semantic_only)}: for semantic models; {args.artifact} is a proposals model "
+                               "(views: overlay, mask)")
         predictor = ProposalPredictor(backend, ProposalOptions(**given))
-        return ProposalRenderer(mode=args.overlay), predictor
+        return ProposalRenderer(mode="blend" if view == "overlay" else "none"), predictor
     if given:
         flags = ", ".join(PROPOSAL_FLAGS[name] for name in given)
         raise EdgesegError(f"{flags}: for proposal models (DeepMask, SharpMask); {args.artifact} is a {backend.task} model")
-    return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=args.overlay, legend=args.legend), None
+    return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=view, legend=args.legend, filter=args.filter,
+                           ignore=args.ignore_class, legend_min_share=args.legend_min_share), None
 
 
 def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: ModelMetadata):
@@ -130,19 +152,22 @@ def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: M
 
 def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
+    if not getattr(args, "status_every", 0) >= 0:  # also refuses NaN
+        raise EdgesegError(f"--status-every {args.status_every} must be >= 0 seconds (0: no status lines)")
     if args.max_frames < 0:
         raise EdgesegError(f"--max-frames {args.max_frames} must be >= 0 (0: all frames)")
     if args.stats and not Path(args.stats).resolve().parent.is_dir():
         # Checked now, not after a long run whose summary would then be lost.
         raise EdgesegError(f"--stats {args.stats}: folder {Path(args.stats).resolve().parent} does not exist; create it first")
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    check_backend_flags(args.artifact, args.backend, providers, args.threads)
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata
         check_depth_args(args, str(args.artifact), meta)
         renderer, predictor = _task_parts(args, backend)
         source = _open_source(args, meta)
         try:
-            sinks = _open_sinks(args.sink, source.fps)
+            sinks = _open_sinks(args.sink, source.fps, getattr(args, "video_codec", "auto"))
         except BaseException:
             source.close()
             raise
@@ -153,8 +178,14 @@ def run_video(args: argparse.Namespace) -> int:
                  "live" if source.live else "every frame",
                  f", {source.frame_count} frames" if source.frame_count else "", ", ".join(s.uri for s in sinks))
         pipeline = Pipeline(source, backend, sinks, renderer, max_frames=args.max_frames, predictor=predictor)
-        with stop_on_signals(pipeline):
-            summary = pipeline.run()
+        total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
+        reporter = StatusReporter(pipeline.live_stats, live=source.live, total=total,
+                                  interval_s=getattr(args, "status_every", DEFAULT_INTERVAL_S)).start()
+        try:
+            with stop_on_signals(pipeline):
+                summary = pipeline.run()
+        finally:
+            reporter.stop()
     report: dict[str, Any] = {"artifact": str(args.artifact), "backend": backend.name, "source": args.source,
                               "sinks": args.sink, **summary}
     print(format_summary(summary), file=sys.stderr)

@@ -17,7 +17,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth-scale", type=float, metavar="MM",
                    help="millimetres per 8-bit depth step for 16-bit PNG depth (default: the model's input.depth_scale)")
     p.add_argument("--sink", required=True, action="append", metavar="SINK",
-                   help="out.mp4 / out.avi, an image folder, display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
+                   help="out.mp4 (H.264) / out.avi, an image folder (keeps input names), labels://FOLDER/ (uint8 PNG "
+                        "label maps), rtsp://SERVER:8554/PATH (publish H.264 to an RTSP server such as MediaMTX), "
+                        "webrtc://127.0.0.1:8081 (a page receiving WebRTC), "
+                        "display://0, http://127.0.0.1:8080[?token=T], null; repeatable")
+    p.add_argument("--video-codec", default="auto", metavar="CODEC",
+                   choices=("auto", "h264", "h264_nvenc", "libx264", "mp4v", "mjpg"),
+                   help="video files: auto (H.264 for .mp4/.m4v/.mov, NVENC where present else libx264; Motion JPEG "
+                        "for .avi/.mkv), h264, h264_nvenc, libx264, mp4v (OpenCV, not browser-playable), mjpg")
     p.add_argument("--live", action="store_true",
                    help="treat a file as a live camera: play it at its frame rate and drop frames the model cannot keep up with")
     p.add_argument("--loop", type=int, nargs="?", const=0, default=None, metavar="N",
@@ -26,11 +33,26 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="reopen a live source that fails or stops, with back-off 0.5 s .. 10 s; give up after N "
                         "attempts in a row (no N: never)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after reading N frames (0: all)")
+    p.add_argument("--status-every", type=float, default=5.0, metavar="S",
+                   help="when stderr is not a terminal, log a one-line status (frames, in, dropped, fps, latency) "
+                        "every S seconds (0: never; on a terminal a progress bar shows instead)")
     p.add_argument("--stats", metavar="FILE.json", help="write the run's summary (frames, dropped, fps, latency_ms, ...) here")
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the class colours over the frame, 0..1 (default 0.5)")
-    p.add_argument("--overlay", choices=("blend", "none"), default="blend",
-                   help="blend: colours over the frame with FPS text; none: the colourised label map alone")
-    p.add_argument("--legend", action="store_true", help="draw the names of the classes in view")
+    p.add_argument("--view", choices=("overlay", "mask", "side-by-side"), default=None,
+                   help="overlay: colours over the frame with FPS text (default); mask: the colourised label map "
+                        "alone; side-by-side: the frame and the mask next to each other (twice as wide)")
+    p.add_argument("--overlay", choices=("blend", "none"), default=None,
+                   help="deprecated name of --view: blend = overlay, none = mask")
+    p.add_argument("--filter", choices=("point", "linear"), default="point",
+                   help="how labels are resized to a larger frame: point (nearest, blocky edges) or linear (smooth "
+                        "label upsampling: each class's indicator map resized bilinearly, highest wins; not a "
+                        "resampling of class scores, which the model does not output)")
+    p.add_argument("--ignore-class", action="append", default=[], metavar="CLASS",
+                   help="do not draw this class (name or index; the frame shows through) nor list it; repeatable")
+    p.add_argument("--legend", action="store_true",
+                   help="draw the classes in view (those above --legend-min-share), scaled to the frame, on a panel")
+    p.add_argument("--legend-min-share", type=float, default=0.01, metavar="F",
+                   help="smallest share of the frame a class needs to be listed in the legend (default 0.01)")
     p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, torch (default: auto)")
     p.add_argument("--providers", default="cpu",
                    help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, tensorrt (default: cpu)")

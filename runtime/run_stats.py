@@ -135,6 +135,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join([
         f"frames: {summary['frames_in']} in, {summary['frames']} out, {summary['dropped']} dropped "
         f"in {num(summary['seconds'], 2)} s: {num(summary['fps'])} FPS",
-        f"latency capture->output ms: p50 {num(lat['p50'])}  p90 {num(lat['p90'])}  p99 {num(lat['p99'])}  max {num(lat['max'])}",
+        f"latency capture->output ms: p50 {num(lat['p50'])}  p90 {num(lat['p90'])}  p99 {num(lat['p99'])}  max {num(lat['max'])}"
+        + ("" if summary.get("live", True) else "  (file source: every frame is processed, so this includes the "
+                                                  "time frames wait in the queues behind earlier ones)"),
         f"mean ms per frame: {stages}",
     ])

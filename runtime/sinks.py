@@ -3,14 +3,22 @@
 =================================  ==========================================
 URI                                what
 =================================  ==========================================
-``out.mp4``, ``file://out.avi``     a video file (.mp4/.m4v/.mov: MPEG-4 Part 2 'mp4v'; .avi/.mkv: Motion JPEG)
-``frames/``, ``frames/%05d.jpg``    an image folder (default names ``000000.png``, ...)
+``out.mp4``, ``file://out.avi``     a video file (.mp4/.m4v/.mov: H.264 through PyAV, NVENC where present,
+                                   else libx264 -- browsers play it; .avi/.mkv: Motion JPEG)
+``frames/``, ``frames/%05d.jpg``    an image folder: an image source's frames keep their input names
+                                   (``a.jpg`` -> ``frames/a.png``), others are ``000000.png``, ...;
+                                   a pattern always numbers them
+``labels://masks/``                 the label map of each frame as a uint8 PNG (the model's class values,
+                                   at the frame's size, nearest-neighbour), named like an image folder
+``rtsp://127.0.0.1:8554/edgeseg``   H.264 published to an RTSP server (MediaMTX, ...): :mod:`.sinks_rtsp`
+``webrtc://127.0.0.1:8081``         a page whose browser receives the video over WebRTC: :mod:`.sinks_webrtc`
 ``display://0``                     a window (needs a display and an OpenCV with a GUI)
 ``http://127.0.0.1:8080``           the web viewer: MJPEG stream plus live FPS, latency and drops
 ``null``                            nothing (for measuring)
 =================================  ==========================================
 
-No H.264: pip's OpenCV has no H.264 encoder. Every file is written under a
+pip's OpenCV has no H.264 encoder, so .mp4 goes through PyAV
+(:mod:`.sinks_video`); ``codec="mp4v"`` keeps OpenCV's MPEG-4 Part 2. Every file is written under a
 temporary name and renamed when the sink closes, so an interrupted run leaves
 either a finished, playable file or none. The web viewer binds to the host in
 its URI (127.0.0.1 by default); ``?token=SECRET`` makes it ask for the token,
@@ -22,7 +30,7 @@ from __future__ import annotations
 import logging
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,7 +45,7 @@ from edgeseg.errors import EdgesegError
 log = logging.getLogger("edgeseg.sinks")
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-SINK_SCHEMES = ("file", "display", "http", "null")
+SINK_SCHEMES = ("file", "labels", "rtsp", "webrtc", "display", "http", "null")
 
 
 class Sink(ABC):
@@ -53,6 +61,18 @@ class Sink(ABC):
     @abstractmethod
     def write(self, image: np.ndarray) -> None:
         """Consume one uint8 H x W x 3 BGR frame (the caller keeps ownership)."""
+
+    def write_frame(self, image: np.ndarray, *, labels: np.ndarray | None = None,
+                    source_path: str | None = None, source_size: tuple[int, int] | None = None) -> None:
+        """What the pipeline calls: the rendered ``image`` plus what some sinks need.
+
+        Args:
+            image: the rendered uint8 H x W x 3 BGR frame.
+            labels: the model's uint8 h x w label map (model size), None for proposal models.
+            source_path: the input file this frame was read from (image sources), else None.
+            source_size: (height, width) of the source frame.
+        """
+        self.write(image)
 
     def bind_stats(self, stats: Callable[[], dict[str, Any]]) -> None:
         """Give the sink a function returning the run's live statistics (the web viewer shows them)."""
@@ -73,30 +93,70 @@ class NullSink(Sink):
         pass
 
 
-class VideoFileSink(Sink):
-    """A video file, written to a temporary name and renamed into place on close.
+class AtomicVideoFile(Sink):
+    """A video file written under a temporary name: renamed into place by :meth:`close`, removed
+    by :meth:`abort` or when no frame came. Subclasses write frames to ``self._tmp`` and implement
+    :meth:`_finish` (finalise the container) and :meth:`_discard` (release it, content lost)."""
+
+    def _begin(self, path: str | os.PathLike, suffixes: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.uri = str(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in suffixes:
+            raise EdgesegError(f"cannot write video {path}: unknown type {suffix}; use one of {', '.join(suffixes)}")
+        if self.path.is_dir():
+            raise EdgesegError(f"cannot write video {path}: it is a folder")
+        self._atomic = atomic_path(self.path, keep_suffix=True)
+        self._tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
+        self.frames = 0
+        self._done = False
+
+    def _finish(self) -> None:
+        """Finalise the container (its index is written here: the file is playable from then on)."""
+
+    def _discard(self) -> None:
+        """Release the writer without finalising."""
+
+    def close(self) -> str:
+        if self._done:
+            return f"{self.path} ({self.frames} frames)"
+        self._done = True
+        if self.frames == 0:
+            self._discard()
+            self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
+            return f"{self.path}: not written (no frames)"
+        try:
+            self._finish()
+        except BaseException as exc:
+            self._atomic.__exit__(type(exc), exc, None)
+            raise
+        self._atomic.__exit__(None, None, None)
+        return f"{self.path} ({self.frames} frames)"
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._discard()
+        finally:
+            self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
+
+
+class VideoFileSink(AtomicVideoFile):
+    """A video file written by OpenCV (MPEG-4 Part 2 or Motion JPEG), renamed into place on close.
 
     The writer opens on the first frame (it needs the size); later frames of
     another size are resized to it, since a VideoWriter silently drops frames
     whose size differs.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float):
-        self.path = Path(path)
-        self.uri = str(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in VIDEO_CODECS:
-            raise EdgesegError(f"cannot write video {path}: unknown type {suffix}; use one of {', '.join(VIDEO_CODECS)}")
-        if self.path.is_dir():
-            raise EdgesegError(f"cannot write video {path}: it is a folder")
-        self.fourcc = VIDEO_CODECS[suffix]
+    def __init__(self, path: str | os.PathLike, fps: float, fourcc: str | None = None):
+        self._begin(path, tuple(VIDEO_CODECS))
+        self.fourcc = fourcc or VIDEO_CODECS[self.path.suffix.lower()]
         self.fps = fps
-        self._atomic = atomic_path(self.path, keep_suffix=True)
-        self._tmp = self._atomic.__enter__()  # checks the folder now, before the run starts
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
-        self.frames = 0
-        self._done = False
 
     def write(self, image: np.ndarray) -> None:
         height, width = image.shape[:2]
@@ -110,42 +170,41 @@ class VideoFileSink(Sink):
         self._writer.write(image)
         self.frames += 1
 
-    def close(self) -> str:
-        if self._done:
-            return f"{self.path} ({self.frames} frames)"
-        self._done = True
-        if self._writer is not None:
-            self._writer.release()  # writes the container's index: the file is playable from here
-        if self.frames == 0:
-            self._atomic.__exit__(EdgesegError, EdgesegError("no frames"), None)  # removes the empty temp file
-            return f"{self.path}: not written (no frames)"
-        self._atomic.__exit__(None, None, None)
-        return f"{self.path} ({self.frames} frames)"
+    def _finish(self) -> None:
+        self._discard()  # release() writes the container's index
 
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    def _discard(self) -> None:
         if self._writer is not None:
             self._writer.release()
-        self._atomic.__exit__(EdgesegError, EdgesegError("aborted"), None)
+            self._writer = None
 
 
 class ImageFolderSink(Sink):
-    """One image per frame in a folder; each written under a temporary name, then renamed."""
+    """One image per frame in a folder; each written under a temporary name, then renamed.
 
-    def __init__(self, folder: str | os.PathLike, pattern: str = "%06d.png"):
+    Names: with a ``pattern`` (``%05d.jpg``), frames are numbered. Without one,
+    a frame read from an image file keeps that file's name with this sink's
+    suffix (``street/a.jpg`` -> ``a.png``), so outputs pair with their inputs;
+    frames of a video or camera are numbered ``000000.png``, ... A name taken
+    twice (two inputs ``x/a.jpg`` and ``y/a.jpg``) gets the frame number
+    appended; a name that is the input file itself is refused.
+    """
+
+    def __init__(self, folder: str | os.PathLike, pattern: str | None = None, *, what: str = "image sink"):
         self.folder = Path(folder)
         self.uri = str(folder)
-        self.pattern = pattern
+        self.keep_names = pattern is None
+        self.pattern = "%06d.png" if pattern is None else pattern
+        self.what = what
         try:
-            suffix = Path(pattern % 0).suffix.lower()
+            suffix = Path(self.pattern % 0).suffix.lower()
         except (TypeError, ValueError):
-            raise EdgesegError(f"image sink pattern {pattern!r} needs exactly one integer field, e.g. %05d.png") from None
+            raise EdgesegError(f"{what} pattern {pattern!r} needs exactly one integer field, e.g. %05d.png") from None
         if suffix not in IMAGE_SUFFIXES:
-            raise EdgesegError(f"image sink {folder}/{pattern}: unknown image type {suffix or '(none)'}; use one of {', '.join(IMAGE_SUFFIXES)}")
+            raise EdgesegError(f"{what} {folder}/{pattern}: unknown image type {suffix or '(none)'}; use one of {', '.join(IMAGE_SUFFIXES)}")
+        self.suffix = suffix
         if self.folder.exists() and not self.folder.is_dir():
-            raise EdgesegError(f"image sink {folder} is a file, not a folder; choose a folder name or a video file (.mp4, .avi)")
+            raise EdgesegError(f"{what} {folder} is a file, not a folder; choose a folder name or a video file (.mp4, .avi)")
         parent = self.folder.parent
         if not parent.is_dir():
             raise EdgesegError(f"cannot write images to {folder}: folder {parent} does not exist; create it first")
@@ -156,15 +215,36 @@ class ImageFolderSink(Sink):
         if not os.access(self.folder, os.W_OK):
             raise EdgesegError(f"cannot write images to {folder}: the folder is not writable")
         self.frames = 0
+        self._names: set[str] = set()
 
-    def write(self, image: np.ndarray) -> None:
-        path = self.folder / (self.pattern % self.frames)
+    def file_for(self, source_path: str | None) -> Path:
+        """Where the next frame goes (see the class docstring for the naming)."""
+        if not (self.keep_names and source_path):
+            return self.folder / (self.pattern % self.frames)
+        name = Path(source_path).stem + self.suffix
+        if name in self._names:
+            name = f"{Path(source_path).stem}_{self.frames:06d}{self.suffix}"
+        path = self.folder / name
+        if path.resolve() == Path(source_path).resolve():
+            raise EdgesegError(f"{self.what} {self.folder} would overwrite its input {source_path}; "
+                               "write into another folder")
+        self._names.add(name)
+        return path
+
+    def _save(self, image: np.ndarray, path: Path) -> None:
         ok, data = cv2.imencode(path.suffix, image)
         if not ok:
             raise EdgesegError(f"OpenCV cannot encode {path.suffix} images")
         with atomic_path(path, keep_suffix=True) as tmp:
             tmp.write_bytes(data.tobytes())
         self.frames += 1
+
+    def write(self, image: np.ndarray) -> None:
+        self._save(image, self.file_for(None))
+
+    def write_frame(self, image: np.ndarray, *, labels: np.ndarray | None = None,
+                    source_path: str | None = None, source_size: tuple[int, int] | None = None) -> None:
+        self._save(image, self.file_for(source_path))
 
     def close(self) -> str:
         return f"{self.folder} ({self.frames} images)"
@@ -226,16 +306,38 @@ class WebSink(Sink):
         return self.uri
 
 
+def open_video_file(path: str, fps: float, codec: str = "auto") -> Sink:
+    """The video file sink for ``path``'s type and ``codec`` (see :func:`open_sink`)."""
+    from .sinks_video import CODEC_CHOICES, H264_SUFFIXES, H264FileSink, av_available
+
+    suffix = Path(path).suffix.lower()
+    if codec not in CODEC_CHOICES:
+        raise EdgesegError(f"video codec {codec!r} is not one of {', '.join(CODEC_CHOICES)}")
+    if codec in ("mp4v", "mjpg"):
+        return VideoFileSink(path, fps, fourcc=codec.upper() if codec == "mjpg" else codec)
+    if codec == "auto" and suffix not in H264_SUFFIXES:
+        return VideoFileSink(path, fps)
+    if suffix not in H264_SUFFIXES:
+        raise EdgesegError(f"{path}: H.264 is written into .mp4, .m4v or .mov files, not {suffix}")
+    if codec == "auto" and not av_available():
+        log.warning("%s: writing MPEG-4 Part 2 (mp4v), which browsers do not play; for H.264 install PyAV: "
+                    "pip install 'edgeseg[video]'", path)
+        return VideoFileSink(path, fps, fourcc="mp4v")
+    return H264FileSink(path, fps, encoder=codec)
+
+
 def _is_video_path(target: str) -> bool:
     return Path(target).suffix.lower() in VIDEO_CODECS
 
 
-def open_sink(uri: str, *, fps: float | None = None) -> Sink:
+def open_sink(uri: str, *, fps: float | None = None, codec: str = "auto") -> Sink:
     """Open the sink named by ``uri`` (see the module docstring).
 
     Args:
         uri: a URI or bare path.
         fps: frame rate written into video files (the source's; 30 if None).
+        codec: video files: ``auto`` (H.264 for .mp4/.m4v/.mov, Motion JPEG for
+            .avi/.mkv), ``h264``, ``h264_nvenc``, ``libx264``, ``mp4v`` or ``mjpg``.
     """
     uri = str(uri).strip()
     if not uri:
@@ -260,13 +362,27 @@ def open_sink(uri: str, *, fps: float | None = None) -> Sink:
             raise EdgesegError(f"web viewer {uri}: {exc}") from None
         token = query.get("token", [None])[-1] or os.environ.get("EDGESEG_WEB_TOKEN") or None
         return WebSink(parts.hostname or "127.0.0.1", port, token=token, quality=quality)
+    if scheme == "rtsp":
+        from .sinks_rtsp import RtspSink
+
+        if codec in ("mp4v", "mjpg"):
+            raise EdgesegError(f"{uri}: RTSP output is H.264; drop --video-codec {codec}")
+        return RtspSink(uri, fps=fps, encoder=codec)
+    if scheme == "webrtc":
+        from .sinks_webrtc import open_webrtc_sink
+
+        return open_webrtc_sink(uri)
+    if scheme == "labels":
+        from .sinks_labels import open_label_sink
+
+        return open_label_sink(uri)
     if scheme and scheme != "file":
         raise EdgesegError(f"unknown sink scheme {scheme}:// in {uri}; known: {', '.join(s + '://' for s in SINK_SCHEMES)}, a path, or null")
     target = uri[len("file://"):] if scheme == "file" else uri
     if target.endswith(("/", os.sep)):
         return ImageFolderSink(target)
     if _is_video_path(target):
-        return VideoFileSink(target, fps or 30.0)
+        return open_video_file(target, fps or 30.0, codec)
     if "%" in Path(target).name:
         return ImageFolderSink(Path(target).parent, Path(target).name)
     if Path(target).suffix.lower() in IMAGE_SUFFIXES:
@@ -276,4 +392,4 @@ def open_sink(uri: str, *, fps: float | None = None) -> Sink:
     return ImageFolderSink(target)
 
 
-__all__ = ["SINK_SCHEMES", "DisplaySink", "ImageFolderSink", "NullSink", "Sink", "VideoFileSink", "WebSink", "open_sink"]
+__all__ = ["SINK_SCHEMES", "AtomicVideoFile", "DisplaySink", "ImageFolderSink", "NullSink", "Sink", "VideoFileSink", "WebSink", "open_sink", "open_video_file"]

@@ -81,12 +81,14 @@ class Source(ABC):
         live: frames arrive at their own pace (drop stale ones) rather than on demand.
         fps: nominal frame rate, or None if unknown (used for video sinks and pacing).
         frame_count: frames in a file, or None for streams and unknown lengths.
+        frame_path: the file the frame last read came from (image sources), else None.
     """
 
     uri: str = ""
     live: bool = False
     fps: float | None = None
     frame_count: int | None = None
+    frame_path: str | None = None
 
     @abstractmethod
     def read(self) -> np.ndarray | None:
@@ -208,6 +210,7 @@ class ImageSource(Source):
             return None
         path = self.paths[self._next]
         self._next += 1
+        self.frame_path = str(path)
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise SourceError(f"cannot read image {path} (image {self._next} of {len(self.paths)} from {self.uri})")

@@ -23,6 +23,51 @@ def read_video_frames(path) -> list:
     return frames
 
 
+def wait_until(predicate, timeout: float, what: str):
+    """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {value!r})")
+
+
+def synthetic_run(onnx_path, sink_uri: str, *, width: int = 320, height: int = 240, fps: float = 15.0):
+    """Context manager: a live run, synthetic camera -> ``onnx_path`` (onnxruntime) -> the sink at
+    ``sink_uri``, in a thread; yields ``(sink, pipeline)``, then stops the run and checks it ended cleanly."""
+    import contextlib
+    import threading
+
+    from edgeseg.runtime.backends import open_backend
+    from edgeseg.runtime.overlay import OverlayRenderer
+    from edgeseg.runtime.pipeline import Pipeline
+    from edgeseg.runtime.sinks import open_sink
+    from edgeseg.runtime.sources import SyntheticSource
+
+    @contextlib.contextmanager
+    def run():
+        with open_backend(onnx_path) as backend:
+            sink = open_sink(sink_uri)
+            meta = backend.metadata
+            pipeline = Pipeline(SyntheticSource(width=width, height=height, fps=fps), backend, [sink],
+                                OverlayRenderer(meta.palette, meta.classes, alpha=0.3))
+            thread = threading.Thread(target=pipeline.run, daemon=True)
+            thread.start()
+            try:
+                yield sink, pipeline
+            finally:
+                pipeline.stop()
+                thread.join(30)
+        assert not thread.is_alive() and pipeline.error is None, pipeline.error
+
+    return run()
+
+
 def write_video(path, frames, fourcc: str = "mp4v", fps: float = 10.0):
     """Encode uint8 H x W x 3 BGR ``frames`` (all one size) into ``path`` with OpenCV; returns ``path``."""
     import cv2

@@ -7,13 +7,16 @@ import argparse
 from edgeseg.config import load_config
 
 from .config import TrainConfig
+from .normalisation_check import warn_if_default_normalisation
 
 
 def run_train(args: argparse.Namespace) -> int:
     from .trainer import train
 
     cfg = load_config(args.config, TrainConfig, args.overrides)
-    record = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after,
+    if not args.resume:
+        warn_if_default_normalisation(cfg.data)
+    record = train(cfg, args.out, resume=args.resume, progress=not (args.no_progress or getattr(args, "quiet", False)), stop_after=args.stop_after,
                    qat_from=getattr(args, "qat_from", None), qat_calib=getattr(args, "qat_calib", None))
     if "val_miou" in record:
         print(f"epoch {record['epoch']}: val mIoU {100 * record['val_miou']:.2f} %")

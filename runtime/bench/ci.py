@@ -29,6 +29,7 @@ from ..backends import open_backend
 from . import environment
 from .command import check_against_baseline, load_result, measure_artifact, result_from_samples
 from .measure import TimingPlan
+from .preflight import resolve_baseline_artifact
 
 
 def baseline_params(folder: str | os.PathLike) -> list:
@@ -41,21 +42,16 @@ def baseline_params(folder: str | os.PathLike) -> list:
     return [pytest.param(p, id=p.stem) for p in paths]
 
 
-def _artifact_path(baseline_path: Path, recorded: str) -> Path:
-    candidate = Path(recorded)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    beside = baseline_path.parent / candidate
-    return beside if beside.exists() else candidate
-
-
 def rerun(baseline_path: Path, baseline: dict[str, Any]) -> dict[str, Any]:
     """Measure the baseline's artifact again with the baseline's plan, backend and threads."""
     plan_data = dict(baseline.get("plan", {}))
     blocks = int(plan_data.pop("blocks", 20))
     plan = TimingPlan(**{k: v for k, v in plan_data.items() if k in TimingPlan.__dataclass_fields__})
     env_before = baseline["environment"]
-    artifact = _artifact_path(baseline_path, baseline["artifact"])
+    artifact = resolve_baseline_artifact(baseline_path, baseline["artifact"])
+    if not artifact.is_file():
+        raise EdgesegError(f"{baseline_path}: its artifact {baseline['artifact']} is not at {artifact} (paths are "
+                           "relative to the baseline file); rebuild it there or re-record the baseline")
     backend_name = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "torch": "torch"}.get(env_before.get("backend"), "auto")
     threads = int(env_before.get("threads") or 0)
     with open_backend(artifact, backend_name, threads=threads) as backend:

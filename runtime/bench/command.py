@@ -19,13 +19,16 @@ from typing import Any
 import numpy as np
 
 from edgeseg.atomic import atomic_write_text
+from edgeseg.cli_vocab import provider_list
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
 from edgeseg.jsonfile import read_json
 
+from ..backend_flags import check_backend_flags
 from ..backends import open_backend
 from . import environment
 from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_interleaved
+from .preflight import baseline_artifact_field, check_flags_against_baseline, check_outputs
 from .stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_ratio, summarize
 
 log = logging.getLogger("edgeseg.bench")
@@ -104,8 +107,13 @@ def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg bench``."""
     artifact = Path(args.artifact)
     plan = TimingPlan(warmup_s=args.warmup_s, min_iters=args.min_iters, min_time_s=args.min_time_s)
+    check_outputs(args)
     baseline = load_result(args.check) if args.check else None
-    with open_backend(artifact, args.backend, threads=args.threads) as backend:
+    if baseline is not None:
+        check_flags_against_baseline(args, baseline, str(args.check))
+    providers = provider_list(getattr(args, "providers", None))
+    check_backend_flags(artifact, args.backend, providers, args.threads)
+    with open_backend(artifact, args.backend, providers=providers, threads=args.threads) as backend:
         backend.require_semantic("edgeseg bench (its scenarios feed frames and read labels)")
         env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
         if args.against:
@@ -133,6 +141,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if baseline is not None:
         check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
                                        compare_anyway=args.compare_anyway, source=str(args.check))
+        check["same_artifact"] = baseline.get("artifact_sha256") == result["artifact_sha256"]
         result["check"] = check | {"baseline": str(args.check)}
         print(("REGRESSION " if check["regression"] else "") + check["reason"])
         code = 1 if check["regression"] else 0
@@ -140,13 +149,18 @@ def run_bench(args: argparse.Namespace) -> int:
         from .plot import plot_latencies
 
         other = (baseline["latencies_ms"], "baseline") if baseline is not None and "latencies_ms" in baseline else None
-        plot_latencies(args.plot, (result["latencies_ms"], "current"), other)
+        verdict = result["check"]["reason"] if "check" in result else None
+        if verdict is not None:
+            verdict = ("REGRESSION: " if result["check"]["regression"] else "") + verdict
+        plot_latencies(args.plot, (result["latencies_ms"], "current"), other, title=verdict)
         print(f"wrote {args.plot}")
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.save_baseline:
-        atomic_write_text(args.save_baseline, json.dumps(result, indent=1) + "\n")
+        # The artifact relative to the baseline file, so a CI job finds it from any working directory.
+        saved = result | {"artifact": baseline_artifact_field(artifact, args.save_baseline)}
+        atomic_write_text(args.save_baseline, json.dumps(saved, indent=1) + "\n")
         print(f"saved baseline {args.save_baseline}")
     return code
 
@@ -154,7 +168,9 @@ def run_bench(args: argparse.Namespace) -> int:
 def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dict[str, Any]) -> int:
     if args.scenario != "single-stream":
         raise EdgesegError("--against compares single-stream latency; drop --scenario or use single-stream")
-    with open_backend(args.against, args.backend, threads=args.threads) as backend_b:
+    providers = provider_list(getattr(args, "providers", None))
+    check_backend_flags(args.against, args.backend, providers, args.threads)
+    with open_backend(args.against, args.backend, providers=providers, threads=args.threads) as backend_b:
         inputs_a = synthetic_frames((1, *backend_a.input_shape[1:]))
         inputs_b = synthetic_frames((1, *backend_b.input_shape[1:]))
         a_trials, b_trials = time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, args.blocks)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeseg.progress import timed_bar
+
 
 @dataclass
 class TimingPlan:
@@ -52,12 +54,13 @@ def time_calls(call: Callable[[np.ndarray], object], inputs: list[np.ndarray], p
     samples = Samples(images_per_call=images_per_call)
     start = clock()
     n = 0
-    while n < plan.max_iters and (n < plan.min_iters or clock() - start < plan.min_time_s):
-        x = inputs[n % len(inputs)]
-        t0 = clock()
-        call(x)
-        samples.latencies_ms.append((clock() - t0) * 1000.0)
-        n += 1
+    with timed_bar("measuring", plan.min_time_s):  # a thread ticks the bar: nothing added per call
+        while n < plan.max_iters and (n < plan.min_iters or clock() - start < plan.min_time_s):
+            x = inputs[n % len(inputs)]
+            t0 = clock()
+            call(x)
+            samples.latencies_ms.append((clock() - t0) * 1000.0)
+            n += 1
     samples.wall_s = clock() - start
     return samples
 

@@ -42,7 +42,7 @@ def test_every_subcommand_has_help():
 
 
 def test_info_prints_checkpoint_metadata(tiny_checkpoint, capsys):
-    assert main(["info", str(tiny_checkpoint)]) == 0
+    assert main(["info", str(tiny_checkpoint), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["kind"] == "checkpoint" and info["metadata"]["architecture"] == "enet"
     assert len(info["metadata"]["classes"]) == 11

@@ -169,8 +169,12 @@ def test_eval_and_info_accept_every_precision(tiny_onnx, tiny_fp16, tiny_int8, c
     for path, precision in ((tiny_onnx, "fp32"), (tiny_fp16, "fp16"), (tiny_int8, "int8")):
         assert main(["eval", str(path), "--data", str(SAMPLES), "--limit", "2"]) == 0
         assert "mIoU" in capsys.readouterr().out
-        assert main(["info", str(path)]) == 0
+        assert main(["info", str(path), "--json"]) == 0
         assert f'"precision": "{precision}"' in capsys.readouterr().out
+        assert main(["info", str(path)]) == 0
+        summary = capsys.readouterr().out
+        assert f"precision     {precision}\n" in summary
+        assert ("calibration   method " in summary) == (precision == "int8")
 
 
 def test_fp16_keeps_a_logits_output_that_comes_from_a_final_resize(tmp_path):

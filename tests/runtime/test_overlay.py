@@ -45,7 +45,9 @@ def test_legend_and_fps_text_draw_on_the_image():
     assert (with_fps != plain).any() and (with_fps[:, :80] == plain[:, :80]).all()  # FPS text at the top right
 
 
-@pytest.mark.parametrize("kwargs, message", [({"alpha": -0.1}, "outside 0..1"), ({"mode": "grey"}, "is not one of blend, none")])
+@pytest.mark.parametrize("kwargs, message", [({"alpha": -0.1}, "outside 0..1"), ({"mode": "grey"}, "is not one of overlay, mask, side-by-side"),
+    ({"filter": "cubic"}, "--filter .cubic. is not one of linear, point"),
+    ({"ignore": ["Sky", "Unicorn"]}, "--ignore-class .Unicorn.: not a class of this model; its classes: 0 Sky, 1 Building")])
 def test_bad_options(kwargs, message):
     with pytest.raises(EdgesegError, match=message):
         OverlayRenderer(PALETTE, list(CAMVID_CLASSES), **kwargs)

@@ -27,9 +27,11 @@ def count_frames(path) -> int:
     return n
 
 
-@pytest.mark.parametrize("name, fourcc", [("out.mp4", "mp4v"), ("out.avi", "MJPG"), ("out.mkv", "MJPG")])
-def test_video_sink_renames_into_place_on_close(tmp_path, name, fourcc):
-    sink = open_sink(str(tmp_path / name), fps=12.0)
+@pytest.mark.parametrize("name, fourcc, codec", [("out.mp4", "mp4v", "mp4v"), ("out.avi", "MJPG", "auto"),
+                                                 ("out.mkv", "MJPG", "auto")])
+def test_video_sink_renames_into_place_on_close(tmp_path, name, fourcc, codec):
+    # OpenCV's writers (.mp4 is H.264 through PyAV by default: tests/runtime/test_sinks_video.py)
+    sink = open_sink(str(tmp_path / name), fps=12.0, codec=codec)
     assert isinstance(sink, VideoFileSink) and sink.fourcc == fourcc
     for frame in frames(4):
         sink.write(frame)

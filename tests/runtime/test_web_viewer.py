@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import tempfile
-import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
+from helpers import synthetic_run, wait_until
 
 from edgeseg.errors import EdgesegError
-from edgeseg.runtime.backends import open_backend
-from edgeseg.runtime.overlay import OverlayRenderer
-from edgeseg.runtime.pipeline import Pipeline
 from edgeseg.runtime.sinks import WebSink, open_sink
-from edgeseg.runtime.sources import SyntheticSource
 from edgeseg.runtime.web import WebViewer
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def get(viewer: WebViewer, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -176,27 +167,6 @@ def test_port_in_use_is_a_clear_error(viewer):
 
 # -- in a real browser ------------------------------------------------------------------------
 
-@pytest.fixture
-def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip("Chromium is not installed: run 'make browser' (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="edgeseg-chromium-")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=900,700"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
 def number(driver, element_id: str) -> float | None:
     text = driver.find_element("id", element_id).text
     try:
@@ -205,55 +175,35 @@ def number(driver, element_id: str) -> float | None:
         return None
 
 
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_page_shows_changing_frames_and_live_fps_in_chromium(small_onnx, browser):
     # A real run: synthetic camera at 15 FPS -> onnxruntime -> web viewer, watched by Chromium.
-    with open_backend(small_onnx[0]) as backend:
-        sink = open_sink("http://127.0.0.1:0")
-        meta = backend.metadata
-        pipeline = Pipeline(SyntheticSource(width=320, height=240, fps=15.0), backend, [sink],
-                            OverlayRenderer(meta.palette, meta.classes, alpha=0.3))
-        thread = threading.Thread(target=pipeline.run, daemon=True)
-        thread.start()
-        try:
-            browser.get(sink.viewer.url)
-            image = browser.find_element("id", "stream")
-            wait_until(lambda: browser.execute_script("return arguments[0].naturalWidth", image) == 320, 60,
-                       "the MJPEG stream to show a 320 px frame")
-            def screenshot():
-                return cv2.imdecode(np.frombuffer(image.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
+    with synthetic_run(small_onnx[0], "http://127.0.0.1:0") as (sink, _):
+        browser.get(sink.viewer.url)
+        image = browser.find_element("id", "stream")
+        wait_until(lambda: browser.execute_script("return arguments[0].naturalWidth", image) == 320, 60,
+                   "the MJPEG stream to show a 320 px frame")
+        def screenshot():
+            return cv2.imdecode(np.frombuffer(image.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
 
-            # Polled, not slept: on a loaded machine a new frame may take longer than a fixed pause.
-            shots = [screenshot()]
-            assert shots[0].shape[:2] == (240, 320)
-            for _ in range(2):
-                def changed() -> bool:
-                    shot = screenshot()
-                    if np.abs(shot.astype(int) - shots[-1]).mean() <= 2.0:
-                        return False
-                    shots.append(shot)
-                    return True
+        # Polled, not slept: on a loaded machine a new frame may take longer than a fixed pause.
+        shots = [screenshot()]
+        assert shots[0].shape[:2] == (240, 320)
+        for _ in range(2):
+            def changed() -> bool:
+                shot = screenshot()
+                if np.abs(shot.astype(int) - shots[-1]).mean() <= 2.0:
+                    return False
+                shots.append(shot)
+                return True
 
-                wait_until(changed, 60, "the picture to change")
+            wait_until(changed, 60, "the picture to change")
 
-            first_fps = wait_until(lambda: number(browser, "fps"), 60, "an FPS figure")
-            first_frames = number(browser, "frames")
-            assert 0 < first_fps < 100
-            # The figures are polled live: the frame count grows and the FPS figure is re-measured.
-            wait_until(lambda: number(browser, "frames") > first_frames, 60, "the frame count to grow")
-            wait_until(lambda: number(browser, "fps") != first_fps, 60, f"the FPS figure to change from {first_fps}")
-            assert browser.find_element("id", "state").text == "live"
-            assert number(browser, "latency") > 0 and number(browser, "dropped") is not None
-        finally:
-            pipeline.stop()
-            thread.join(10)
-    assert not thread.is_alive()
+        first_fps = wait_until(lambda: number(browser, "fps"), 60, "an FPS figure")
+        first_frames = number(browser, "frames")
+        assert 0 < first_fps < 100
+        # The figures are polled live: the frame count grows and the FPS figure is re-measured.
+        wait_until(lambda: number(browser, "frames") > first_frames, 60, "the frame count to grow")
+        wait_until(lambda: number(browser, "fps") != first_fps, 60, f"the FPS figure to change from {first_fps}")
+        assert browser.find_element("id", "state").text == "live"
+        assert number(browser, "latency") > 0 and number(browser, "dropped") is not None
+
