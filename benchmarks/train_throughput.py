@@ -14,11 +14,12 @@ and the speed-up is the median of the per-round ratios.
   machine (:func:`edgeseg.train.speed.plan_speed`: torch.compile, bf16
   autocast where the CPU has it, channels-last where measured faster,
   one-warp augmentation, device-side normalisation, a prefetch thread).
-- with ``--channels-last``: ``new`` with channels-last forced on and off,
-  the measurement behind ``CHANNELS_LAST_FASTER_ON_CPU``.
+- with ``--channels-last``: ``new`` with the other memory format, the
+  measurement behind ``CHANNELS_LAST_FASTER_ON_CPU``; with ``--ablations``:
+  ``new`` without each of prefetching, bf16 and compile, one at a time.
 
     python benchmarks/train_throughput.py --json out/train_throughput.json
-    python benchmarks/train_throughput.py --models ddrnet23_slim --channels-last
+    python benchmarks/train_throughput.py --models ddrnet23_slim --channels-last --ablations
 
 Compile time is reported apart (it is paid once per run, and from the
 on-disk cache on a resume).
@@ -87,6 +88,7 @@ def _endless(make_iterator: Callable[[], Iterator]) -> Iterator:
 
 
 def _train_step(net, model, optimizer, x, y, weight, ignore_index, dtype) -> None:
+    """Forward (under autocast to ``dtype`` where given), loss, backward and optimizer step, as the trainer does."""
     with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
         outputs = net(x)
     total, norm = segmentation_loss_sum(outputs, y, weight, ignore_index, getattr(model, "aux_loss_weight", 0.4))
@@ -167,9 +169,14 @@ def benchmark_model(name: str, args, split, info, weight) -> dict:
     variants = [todays_loop(cfg, split, num_classes, info.ignore_index, weight),
                 new_loop("new", cfg, plan, split, num_classes, info.ignore_index, weight)]
     if args.channels_last:
-        for on in (True, False):
-            variants.append(new_loop(f"new, channels_last {'on' if on else 'off'}", cfg,
-                                     replace(plan, channels_last=on), split, num_classes, info.ignore_index, weight))
+        variants.append(new_loop(f"new, channels_last {'off' if plan.channels_last else 'on'}", cfg,
+                                 replace(plan, channels_last=not plan.channels_last), split, num_classes,
+                                 info.ignore_index, weight))
+    if args.ablations:  # each speed knob taken away from the new loop, one at a time
+        for label, change in (("new, no prefetch", {"prefetch_batches": 0}), ("new, FP32", {"autocast_dtype": None}),
+                              ("new, eager", {"compile": False})):
+            variants.append(new_loop(label, cfg, replace(plan, **change), split, num_classes, info.ignore_index,
+                                     weight))
     for variant in variants:
         warm_up(variant, args.warmup)
         print(f"  {name}: {variant.name} warmed up (first step {variant.compile_seconds:.1f} s)", file=sys.stderr)
@@ -207,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3, help="steps before measuring (the first compiles)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=4, help="steps per variant per round")
-    p.add_argument("--channels-last", action="store_true", help="also measure new with channels_last on and off")
+    p.add_argument("--channels-last", action="store_true",
+                   help="also measure new with the other memory format (the measurement behind CHANNELS_LAST_FASTER_ON_CPU)")
+    p.add_argument("--ablations", action="store_true", help="also measure new without prefetch, without bf16, eager")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
     if not (args.data / "train").is_dir():
