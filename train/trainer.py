@@ -37,6 +37,8 @@ from edgeseg.metrics import confusion_matrix, scores_from_confusion
 from .aux_loss import segmentation_loss_sum
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .resume import apply_config_to_optimizer, write_run_config
+from .divergence import TrainingDiverged, diverged_message, first_non_finite
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
 from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, barrier, init_from_env, shutdown
 from .models import build_model, get_entry
@@ -119,7 +121,7 @@ def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
           stop_after: int | None = None, qat_from: str | Path | None = None,
-          qat_calib: str | Path | None = None) -> dict[str, Any]:
+          qat_calib: str | Path | None = None, config_changes: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """Train ``cfg`` into ``out_dir``; returns the last epoch's metrics.
 
     With ``resume``, continues from ``out_dir/last.pt``: same epoch count,
@@ -129,6 +131,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     resumable), for training in slices of a longer schedule.
     ``qat_from`` fine-tunes that checkpoint with fake INT8 quantization
     (:mod:`edgeseg.train.qat`), calibrated on ``qat_calib``.
+    ``config_changes`` (``{key: [old, new]}``, from :mod:`.resume`) are the
+    changes accepted with ``--resume --allow-changes``; they are recorded in
+    config.json and the first metrics line of this call.
+    A NaN or infinite loss (or weights) raises :class:`.divergence.TrainingDiverged`
+    before anything of that epoch is saved.
 
     Under torchrun (WORLD_SIZE > 1) this runs data-parallel: ``batch_size``
     is the global batch, metrics are reduced over ranks, and only rank 0
@@ -220,17 +227,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        apply_config_to_optimizer(optimizer, scheduler, cfg)  # an lr accepted by --allow-changes takes effect
         start_epoch, best_miou, global_step = state["epoch"], state["best_miou"], state["global_step"]
         log.info("resuming %s at epoch %d of %d", out, start_epoch + 1, cfg.epochs)
     metrics_path = out / "metrics.jsonl"
     metric_lines = _read_metrics(metrics_path, start_epoch) if ctx.is_main else []
     if ctx.is_main:
-        atomic_write_text(out / "config.json", json.dumps(config_to_dict(cfg), indent=2))
+        write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=config_changes)
     writer = _tensorboard_writer(out / "tb") if ctx.is_main else None
     val_shard = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
 
     record: dict[str, Any] = {}
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
+    last_finite: float | None = None
     for epoch in range(start_epoch, end_epoch):
         started = time.perf_counter()
         # Dropout draws from torch's global RNG: seed it per epoch and rank so a
@@ -245,8 +254,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         sampler.set_epoch(epoch)
         loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers)
         batches = _progress(loader, progress, f"epoch {epoch + 1}/{cfg.epochs}")
-        total_loss, seen, local_seen = 0.0, 0, 0
-        for x, y in batches:
+        total_loss, seen, local_seen, step = 0.0, 0, 0, 0
+        for step, (x, y) in enumerate(batches, 1):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=use_amp):
                 outputs = net(x)
@@ -255,6 +264,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             # Normalise by the weight of the whole global batch, so the gradient equals
             # a single process's on that batch (DDP averages over ranks, hence * world).
             global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
+            if not math.isfinite(global_sum):  # every rank sees the same sum: all stop, before the step
+                raise TrainingDiverged(diverged_message(
+                    what=f"the loss is {global_sum}", epoch=epoch + 1, step=step, global_step=global_step + 1,
+                    last_finite=last_finite, lr=cfg.lr, out=out, completed=epoch))
             loss = local_sum / max(global_norm, 1e-12) * ctx.world_size
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -262,13 +275,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             scaler.update()
             scheduler.step()
             global_step += 1
-            batch_loss = global_sum / max(global_norm, 1e-12)
+            batch_loss = last_finite = global_sum / max(global_norm, 1e-12)
             total_loss += batch_loss * len(x) * ctx.world_size
             seen += len(x) * ctx.world_size
             local_seen += len(x)
             if hasattr(batches, "set_postfix"):
                 batches.set_postfix(loss=f"{batch_loss:.3f}")
         train_loss = total_loss / max(1, seen)
+        bad = first_non_finite(model.state_dict())
+        if bad is not None:  # a finite loss but an overflowing step: never save (or score) such weights
+            raise TrainingDiverged(diverged_message(
+                what=f"{bad[1]} value(s) of {bad[0]} are NaN or infinite after the last step", epoch=epoch + 1,
+                step=step, global_step=global_step, last_finite=last_finite, lr=cfg.lr,
+                out=out, completed=epoch))
         # Each rank reports the samples it trained on in its own slot: proof that all took part.
         rank_samples = [0.0] * ctx.world_size
         rank_samples[ctx.rank] = float(local_seen)
@@ -276,6 +295,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
 
         record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
                   "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples]}
+        if config_changes and epoch == start_epoch:  # resumed with --allow-changes: the change, where it began
+            record["config_changes"] = config_changes
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
             cm = all_reduce_array(evaluate_model(model, val_shard, num_classes, info.ignore_index, device), ctx)
             scores = scores_from_confusion(cm)
