@@ -48,14 +48,14 @@ FLAG_RANGES: dict[str, dict[str, Range]] = {
     "train": {"stop_after": AT_LEAST_ONE},
     "export": {"height": SIDE, "width": SIDE, "batch": Range(1, 4096), "opset": Range(7, 99),
                "parity_count": AT_LEAST_ONE},
-    "quantize": {"num_images": NON_NEGATIVE, "max_miou_drop": Range(0, 100), "eval_limit": NON_NEGATIVE},
+    "quantize": {"num_images": NON_NEGATIVE, "max_miou_drop": Range(-100, 100), "eval_limit": NON_NEGATIVE},
     "run": {"depth_scale": POSITIVE, "loop": NON_NEGATIVE, "reconnect": NON_NEGATIVE, "max_frames": NON_NEGATIVE,
             "alpha": FRACTION, "threads": NON_NEGATIVE, "top_k": AT_LEAST_ONE, "score_threshold": _PROBABILITY,
             "nms_iou": _PROBABILITY, "mask_threshold": _PROBABILITY},
     "eval": {"limit": NON_NEGATIVE},
     "compare": {"limit": NON_NEGATIVE},
     "bench": {"batch": NON_NEGATIVE, "threads": NON_NEGATIVE, "warmup_s": NON_NEGATIVE, "min_iters": AT_LEAST_ONE,
-              "min_time_s": NON_NEGATIVE, "blocks": Range(2, 10_000), "tolerance": Range(0, 10),
+              "min_time_s": NON_NEGATIVE, "blocks": Range(1, 10_000), "tolerance": Range(0, 10),
               "confidence": Range(0, 1, low_open=True, high_open=True)},
 }
 

@@ -8,8 +8,9 @@ calibration folder, config, baseline) and its outputs (``-o``, ``--out``,
 - an output that is the same file on disk as an input: compared by device and
   inode (``os.stat`` follows symbolic links, so a link, a hard link, ``./``
   and ``..`` spellings all count), not by the string;
-- an output inside an input folder (a data set, an image folder, a
-  calibration folder): outputs go beside the data they read, never into it;
+- an output folder inside an input folder (a data set, an image folder, a
+  calibration folder): its files would land among the input's files (eval's
+  overlays named like the masks they would replace);
 - two outputs that name the same file (the second would replace the first);
 - an output whose folder does not exist, or an output folder that is a file.
 
@@ -133,10 +134,11 @@ def check_outputs(inputs: Iterable[Named], outputs: Iterable[Named]) -> None:
                     f"{out.flag} {out.path} is the same {kind} as {source.flag} {source.path}{_how_same(out.path, source.path)}: "
                     f"writing it would destroy the input; choose another {out.flag} (nothing was written)"
                 )
-            if source.folder and os.path.isdir(source.path) and inside(out.path, source.path):
+            if out.folder and source.folder and os.path.isdir(source.path) and inside(out.path, source.path):
+                # Its files would land among the input's (overlays named like the masks they replace).
                 raise EdgesegError(
                     f"{out.flag} {out.path} is inside {source.flag} {source.path}, which this command reads: "
-                    f"write outputs outside the input folder (nothing was written)"
+                    f"write output folders outside the input folder (nothing was written)"
                 )
         _check_place(out)
     seen: dict[str, Named] = {}

@@ -30,15 +30,16 @@ class Range:
     high_open: bool = False
     hint: str = ""
 
-    def describe(self) -> str:
+    def describe(self, integer: bool = False) -> str:
+        noun = "an integer" if integer else "a number"
         if self.low is not None and self.high is not None and not (self.low_open or self.high_open):
-            return f"a number from {self.low:g} to {self.high:g}"
+            return f"{noun} from {self.low:g} to {self.high:g}"
         parts = []
         if self.low is not None:
             parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         if self.high is not None:
             parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        return "a finite number" + (" " + " and ".join(parts) if parts else "")
+        return ("an integer" if integer else "a finite number") + (" " + " and ".join(parts) if parts else "")
 
     def check(self, value: Any, where: str) -> None:
         """Raise :class:`EdgesegError` unless ``value`` is a finite number in range (None passes: "not given")."""
@@ -51,14 +52,14 @@ class Range:
             ok = value < self.high if self.high_open else value <= self.high
         if not ok:
             hint = f"; {self.hint}" if self.hint else ""
-            raise EdgesegError(f"{where}: expected {self.describe()}, got {value!r}{hint}")
+            raise EdgesegError(f"{where}: expected {self.describe(isinstance(value, int))}, got {value!r}{hint}")
 
 
 POSITIVE = Range(0, low_open=True)
 NON_NEGATIVE = Range(0)
 AT_LEAST_ONE = Range(1)
 FRACTION = Range(0, 1)
-SIDE = Range(1, MAX_SIDE, hint=f"frame sides above {MAX_SIDE} pixels do not fit a device's memory")
+SIDE = Range(1, MAX_SIDE, hint=f"a side in pixels (larger than {MAX_SIDE}, frames do not fit a device's memory)")
 
 
 def at_least(low: float, hint: str = "") -> Range:

@@ -130,11 +130,8 @@ def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: M
 
 def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
-    if args.max_frames < 0:
-        raise EdgesegError(f"--max-frames {args.max_frames} must be >= 0 (0: all frames)")
-    if args.stats and not Path(args.stats).resolve().parent.is_dir():
-        # Checked now, not after a long run whose summary would then be lost.
-        raise EdgesegError(f"--stats {args.stats}: folder {Path(args.stats).resolve().parent} does not exist; create it first")
+    # --max-frames, --stats and the sinks were checked by edgeseg.command_checks before this ran
+    # (a range, and no output over an input or in a missing folder), not after a long run.
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata

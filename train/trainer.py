@@ -37,11 +37,11 @@ from edgeseg.metrics import confusion_matrix, scores_from_confusion
 from .aux_loss import segmentation_loss_sum
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .resume import apply_config_to_optimizer, write_run_config
-from .divergence import TrainingDiverged, diverged_message, first_non_finite
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
 from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, barrier, init_from_env, shutdown
+from .divergence import TrainingDiverged, diverged_message, first_non_finite
 from .models import build_model, get_entry
+from .resume import apply_config_to_optimizer, write_run_config
 
 log = logging.getLogger("edgeseg.train")
 
@@ -232,8 +232,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         log.info("resuming %s at epoch %d of %d", out, start_epoch + 1, cfg.epochs)
     metrics_path = out / "metrics.jsonl"
     metric_lines = _read_metrics(metrics_path, start_epoch) if ctx.is_main else []
-    if ctx.is_main:
-        write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=config_changes)
+    if ctx.is_main and not config_changes:  # a changed config is recorded once its first epoch is saved
+        write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=None)
     writer = _tensorboard_writer(out / "tb") if ctx.is_main else None
     val_shard = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
 
@@ -312,6 +312,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         if ctx.is_main:
             _save_epoch(out, cfg, info, model, optimizer, scheduler, record, best_miou, global_step,
                         len(train_set), improved, metric_lines, writer, qat_record)
+            if config_changes and epoch == start_epoch:
+                write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=config_changes)
         barrier(ctx)
         log.info("epoch %d: loss %.4f val mIoU %s (%.0f s)", epoch + 1, train_loss,
                  f"{record['val_miou']:.4f}" if "val_miou" in record else "-", record["seconds"])
