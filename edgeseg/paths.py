@@ -101,7 +101,7 @@ def _how_same(output: str, source: str) -> str:
         return " (through a symbolic link)"
     if _real(output) != _real(source):
         return " (a hard link to it)"
-    if os.path.normpath(output) != os.path.normpath(source) or os.path.abspath(output) != os.path.abspath(source):
+    if output != source:
         return " (spelled differently)"
     return ""
 

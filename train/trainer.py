@@ -150,7 +150,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             raise EdgesegError("--qat-from supports semantic segmentation models only, not proposal models")
         from .proposals_trainer import train_proposals
 
-        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
+        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after,
+                               config_changes=config_changes)
     _input_channels(cfg)
     out = Path(out_dir)
     last_path = out / "last.pt"

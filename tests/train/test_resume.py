@@ -100,6 +100,7 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(run, capsys):
     """lr 1e30 blows the weights up in the second epoch; last.pt of epoch 1 stays and still evaluates."""
     good = _sha(run / "last.pt")
     lines = (run / "metrics.jsonl").read_text()
+    config = (run / "config.json").read_text()
     code = main(_args(run, "--resume", "--allow-changes", epochs=2, lr=1e30))
     err = capsys.readouterr().err
     assert code == 4, err
@@ -108,6 +109,7 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(run, capsys):
     assert "--set lr=1e+29" in err, err
     assert _sha(run / "last.pt") == good
     assert (run / "metrics.jsonl").read_text() == lines
+    assert (run / "config.json").read_text() == config  # the lr that diverged was never recorded as the run's
     assert main(["eval", str(run / "last.pt"), "--data", str(SAMPLES), "--limit", "2",
                  "--json", str(run.parent / "scores.json")]) == 0
     scores = json.loads((run.parent / "scores.json").read_text())
