@@ -54,7 +54,7 @@ FLAG_RANGES: dict[str, dict[str, Range]] = {
             "nms_iou": _PROBABILITY, "mask_threshold": _PROBABILITY},
     "eval": {"limit": NON_NEGATIVE},
     "compare": {"limit": NON_NEGATIVE},
-    "bench": {"batch": NON_NEGATIVE, "threads": NON_NEGATIVE, "warmup_s": NON_NEGATIVE, "min_iters": AT_LEAST_ONE,
+    "bench": {"batch": Range(0, 4096), "threads": NON_NEGATIVE, "warmup_s": NON_NEGATIVE, "min_iters": AT_LEAST_ONE,
               "min_time_s": NON_NEGATIVE, "blocks": Range(1, 10_000), "tolerance": Range(0, 10),
               "confidence": Range(0, 1, low_open=True, high_open=True)},
 }

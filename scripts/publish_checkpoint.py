@@ -1,6 +1,10 @@
 """Publish a run's checkpoint into models/: weights without optimizer or RNG state, plus the run's record.
 
-    python scripts/publish_checkpoint.py runs/camvid_enet/best.pt models/camvid_enet.pt
+    python scripts/publish_checkpoint.py runs/camvid_enet/last.pt models/camvid_enet.pt
+
+Only the last epoch of a finished schedule is published (docs/protocol.md):
+a checkpoint whose epoch is not its config's ``epochs`` (a best-val
+``best.pt``, an unfinished run) is refused.
 
 Beside TARGET (``models/NAME.pt``) it copies the run folder's ``metrics.jsonl``
 (every epoch) to ``models/NAME.metrics.jsonl`` and its ``config.json`` (the
@@ -23,7 +27,13 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     source, target = Path(argv[0]), Path(argv[1])
-    checkpoint = weights_only_copy(load_checkpoint(source))
+    full = load_checkpoint(source)
+    planned = full.get("config", {}).get("epochs")
+    if planned is not None and full.get("epoch") != planned:
+        print(f"error: {source} is epoch {full.get('epoch')} of a {planned}-epoch schedule; publish the last epoch "
+              "of a finished run (its last.pt), never a best-val checkpoint (docs/protocol.md)", file=sys.stderr)
+        return 2
+    checkpoint = weights_only_copy(full)
     save_checkpoint(target, checkpoint)
     meta = checkpoint["metadata"]["training"]
     print(f"{target}: {checkpoint['metadata']['architecture']}, epoch {checkpoint['epoch']}, val mIoU {meta.get('val_miou')}")

@@ -67,6 +67,8 @@ def tiny_train_overrides(**extra) -> list[str]:
         "augment.scale_min": 0.25, "augment.scale_max": 0.35,
         "max_train_images": 4, "max_val_images": 2, "batch_size": 2, "warmup_epochs": 0,
         "lr": 5e-3, "threads": 1,
+        # compiling costs a minute per model; the tests that check compiled training set compile=True
+        "compile": False,
     }
     values.update(extra)
     out = []

@@ -36,7 +36,15 @@ class DataConfig:
     ``rgbd`` is ``folder`` plus ``ROOT/{depth_dir}/SPLIT/STEM.png`` 16-bit depth
     in millimetres, fed to the model as a fourth 8-bit channel
     ``round(mm / depth_scale)`` (0 = no reading); ``mean``/``std`` then have four
-    entries (R, G, B, depth). ``coco`` (proposal models only):
+    entries (R, G, B, depth).
+
+    ``train_prefixes``/``val_prefixes``: keep only the samples whose image file
+    name starts with one of these (empty: all). CamVid's names start with their
+    drive (``0001TP``, ``0006R0``, ``0016E5``), so a recipe is validated on a
+    drive it never trained on: ``train_prefixes = ["0001TP", "0016E5"]``,
+    ``val_split = "train"``, ``val_prefixes = ["0006R0"]`` (docs/protocol.md).
+
+    ``coco`` (proposal models only):
     ``ROOT/images/SPLIT/`` and ``ROOT/annotations/SPLIT.json``.
     """
 
@@ -44,6 +52,8 @@ class DataConfig:
     root: str = "../shared/data/camvid"
     train_split: str = "train"
     val_split: str = "val"
+    train_prefixes: list[str] = field(default_factory=list)
+    val_prefixes: list[str] = field(default_factory=list)
     images_dir: str = "images"
     masks_dir: str = "masks"
     classes_file: str = "classes.txt"
@@ -61,7 +71,12 @@ class DataConfig:
 
 @dataclass
 class AugmentConfig:
-    """Training augmentation, applied identically to image and mask."""
+    """Training augmentation, applied identically to image and mask.
+
+    ``fast`` (default true): scale, crop and flip as one warp computed at the
+    crop, colour jitter by lookup tables (:func:`edgeseg.train.data.transforms.augment`);
+    false: the step-by-step chain, same draws and geometry, about twice the cost.
+    """
 
     scale_min: float = 0.75
     scale_max: float = 1.5
@@ -72,6 +87,7 @@ class AugmentConfig:
     contrast: float = 0.25
     saturation: float = 0.25
     hue_degrees: float = 5.0
+    fast: bool = True
 
     FIELD_RANGES: ClassVar[dict[str, Range]] = {
         "scale_min": POSITIVE, "scale_max": POSITIVE, "crop_height": SIDE, "crop_width": SIDE,
@@ -90,6 +106,23 @@ class TrainConfig:
     global batch (split across processes under torchrun). ``sync_bn``:
     synchronised batch norm across processes (CUDA only). ``freeze_bn``:
     batch norm uses and keeps its running statistics (fine-tuning).
+
+    Speed (none changes what is trained beyond rounding; see
+    :mod:`edgeseg.train.speed`, and ``metrics.jsonl`` records what a run used):
+
+    - ``compile`` (true): ``torch.compile`` the model (static shapes). Costs
+      about 1-2 minutes once; TorchInductor caches the result on disk
+      (``compile_cache_dir``, "" = torch's default ``/tmp/torchinductor_$USER``),
+      so a resumed run on the same machine compiles from cache.
+    - ``amp`` (true) and ``amp_dtype`` (``auto``): mixed precision. ``auto`` is
+      bf16 autocast on a CPU with AVX-512 BF16 or AMX (FP32 on other CPUs) and
+      on a CUDA GPU with bf16, fp16 with a grad scaler on older GPUs.
+    - ``channels_last`` (``auto``): NHWC memory format. ``auto`` is on for CUDA,
+      and on CPU per architecture as measured (``CHANNELS_LAST_FASTER_ON_CPU``).
+    - ``threads`` (0 = all cores): intra-op threads; ``interop_threads`` (1);
+      ``prefetch_batches`` (2): batches augmented ahead in a background thread
+      (OpenCV releases the GIL), ``num_workers`` (0): data loader processes,
+      which on a 2-core machine only compete with the model for the cores.
     """
 
     epochs: int = 100
@@ -106,6 +139,12 @@ class TrainConfig:
     num_workers: int = 0
     threads: int = 0
     amp: bool = True
+    amp_dtype: Literal["auto", "bf16", "fp16"] = "auto"
+    compile: bool = True
+    compile_cache_dir: str = ""
+    channels_last: bool | Literal["auto"] = "auto"
+    interop_threads: int = 1
+    prefetch_batches: int = 2
     class_weighting: Literal["median_frequency", "enet", "none"] = "median_frequency"
     val_every: int = 1
     device: str = "auto"
@@ -121,4 +160,5 @@ class TrainConfig:
         "weight_decay": NON_NEGATIVE, "momentum": Range(0, 1, high_open=True), "warmup_epochs": NON_NEGATIVE,
         "poly_power": NON_NEGATIVE, "seed": NON_NEGATIVE, "max_train_images": NON_NEGATIVE,
         "max_val_images": NON_NEGATIVE, "num_workers": NON_NEGATIVE, "threads": NON_NEGATIVE, "val_every": AT_LEAST_ONE,
+        "interop_threads": NON_NEGATIVE, "prefetch_batches": NON_NEGATIVE,
     }

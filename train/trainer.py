@@ -37,11 +37,14 @@ from edgeseg.metrics import confusion_matrix, scores_from_confusion
 from .aux_loss import segmentation_loss_sum
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .data.batches import model_input
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
+from .data.prefetch import Prefetcher
 from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, barrier, init_from_env, shutdown
 from .divergence import TrainingDiverged, diverged_message, first_non_finite
 from .models import build_model, get_entry
 from .resume import apply_config_to_optimizer, write_run_config
+from .speed import apply_threads, compiled, plan_speed, use_compile_cache
 
 log = logging.getLogger("edgeseg.train")
 
@@ -160,13 +163,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     if not resume and last_path.exists():
         raise EdgesegError(f"{out} already holds a run ({last_path}); pass --resume to continue it, or choose another --out")
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     ctx = init_from_env(device.type)
     if ctx.distributed and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
+    speed = plan_speed(cfg, device)
+    apply_threads(speed)
+    for reason in speed.reasons:
+        log.info("speed: %s", reason)
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if resume:
@@ -181,8 +186,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     info = dataset_info(cfg.data)
     num_classes = len(info.classes)
     log.info("loading %s from %s", cfg.data.kind, cfg.data.root)
-    train_split = load_split(cfg.data, cfg.data.train_split, info, cfg.max_train_images)
-    val_split = load_split(cfg.data, cfg.data.val_split, info, cfg.max_val_images)
+    train_split = load_split(cfg.data, cfg.data.train_split, info, cfg.max_train_images, cfg.data.train_prefixes)
+    val_split = load_split(cfg.data, cfg.data.val_split, info, cfg.max_val_images, cfg.data.val_prefixes)
     weights = class_weights(train_split.masks, num_classes, cfg.class_weighting) if cfg.class_weighting != "none" else None
     train_set = TrainDataset(train_split, cfg.augment, cfg.data, info.ignore_index, cfg.seed)
     val_set = EvalDataset(val_split, cfg.data)
@@ -190,6 +195,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
 
     try:
         model = build_model(cfg.model.name, num_classes, **cfg.model.args).to(device)
+        if speed.channels_last:
+            model = model.to(memory_format=torch.channels_last)
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
     except TypeError as exc:
@@ -208,6 +215,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_net = net
+    if speed.compile:
+        use_compile_cache(cfg.compile_cache_dir)
+        step_net = compiled(net)
     if cfg.optimizer == "adamw":
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
@@ -218,8 +229,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, warmup_steps, total_steps, cfg.poly_power)
     )
-    use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    autocast_dtype = speed.torch_dtype()
+    scaler = torch.amp.GradScaler(device.type, enabled=speed.grad_scaler)
     loss_weight = torch.from_numpy(weights).to(device) if weights is not None else None
 
     start_epoch, best_miou, global_step = 0, -1.0, 0
@@ -253,13 +264,16 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
                     module.eval()
         train_set.set_epoch(epoch)
         sampler.set_epoch(epoch)
-        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers)
-        batches = _progress(loader, progress, f"epoch {epoch + 1}/{cfg.epochs}")
+        # The loader's own generator: nothing it does draws from the global RNG that dropout uses.
+        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
+                            generator=torch.Generator().manual_seed(cfg.seed + epoch))
+        batches = _progress(Prefetcher(loader, speed.prefetch_batches), progress, f"epoch {epoch + 1}/{cfg.epochs}")
         total_loss, seen, local_seen, step = 0.0, 0, 0, 0
-        for step, (x, y) in enumerate(batches, 1):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=use_amp):
-                outputs = net(x)
+        for step, (images, y) in enumerate(batches, 1):
+            x = model_input(images.to(device, non_blocking=True), cfg.data.mean, cfg.data.std, speed.channels_last)
+            y = y.to(device, non_blocking=True).long()
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                outputs, step_net = _forward(step_net, net, x)
             aux_weight = getattr(model, "aux_loss_weight", 0.4)
             local_sum, local_norm = segmentation_loss_sum(outputs, y, loss_weight, info.ignore_index, aux_weight)
             # Normalise by the weight of the whole global batch, so the gradient equals
@@ -295,7 +309,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         rank_samples = all_reduce_sum(rank_samples, ctx)
 
         record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
-                  "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples]}
+                  "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples],
+                  "speed": {**speed.record(), "compile": step_net is not net}}
         if config_changes and epoch == start_epoch:  # resumed with --allow-changes: the change, where it began
             record["config_changes"] = config_changes
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
@@ -322,6 +337,33 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         writer.close()
     shutdown(ctx)
     return record
+
+
+def _is_compile_failure(exc: Exception) -> bool:
+    """True for errors raised by torch.compile itself (tracing or code generation), not by the model."""
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+    except ImportError:  # a torch without dynamo cannot have compiled anything
+        return False
+    return isinstance(exc, TorchDynamoException)  # Inductor's and the backends' errors derive from it
+
+
+def _forward(step_net: nn.Module, eager_net: nn.Module, x: torch.Tensor):
+    """``step_net(x)``, falling back to ``eager_net`` for good when torch.compile cannot handle the model.
+
+    Returns (outputs, the module to use from now on). An error of the model
+    itself raises again from the eager call.
+    """
+    if step_net is eager_net:
+        return eager_net(x), eager_net
+    try:
+        return step_net(x), step_net
+    except Exception as exc:
+        if not _is_compile_failure(exc):
+            raise
+        log.warning("torch.compile cannot compile this model (%s); training eagerly (set compile = false to skip "
+                    "the attempt)", str(exc).splitlines()[0][:200])
+        return eager_net(x), eager_net
 
 
 def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, scheduler, record: dict[str, Any],

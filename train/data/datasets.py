@@ -20,7 +20,7 @@ from edgeseg.errors import EdgesegError
 from edgeseg.preprocess import depth_to_u8, normalize_image
 
 from ..config import AugmentConfig, DataConfig
-from .transforms import augment
+from .transforms import augment, augment_reference
 
 
 @dataclass
@@ -40,9 +40,18 @@ def split_paths(cfg: DataConfig, split: str) -> list[SamplePaths]:
     return layout_samples(cfg.kind, cfg.root, split, cfg.images_dir, cfg.masks_dir, cfg.depth_dir)
 
 
-def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0) -> LoadedSplit:
-    """Decode a split; ``limit`` > 0 keeps the first ``limit`` pairs (sorted by name)."""
+def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0,
+               prefixes: list[str] | None = None) -> LoadedSplit:
+    """Decode a split; ``prefixes`` keeps the pairs whose image name starts with one of them (all if empty),
+    then ``limit`` > 0 keeps the first ``limit`` pairs (sorted by name)."""
     paths = split_paths(cfg, split)
+    if prefixes:
+        kept = [p for p in paths if p.image.name.startswith(tuple(prefixes))]
+        if not kept:
+            found = sorted({p.image.name.split("_")[0] for p in paths})[:10]
+            raise EdgesegError(f"no image of split {split!r} in {cfg.root} starts with {', '.join(prefixes)}; "
+                               f"names there start with: {', '.join(found)}")
+        paths = kept
     if limit > 0:
         paths = paths[:limit]
     images, masks = [], []
@@ -57,7 +66,13 @@ def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0) -
 
 
 class TrainDataset(Dataset):
-    """Augmented training samples: (float32 C x h x w normalised RGB(D), int64 h x w)."""
+    """Augmented training samples: (uint8 h x w x C BGR(D) image, uint8 h x w mask), as tensors.
+
+    Samples stay uint8 until the batch is on the device: conversion to the
+    model's float input (:func:`edgeseg.train.data.batches.model_input`) then
+    runs once per batch, vectorised, instead of per image in numpy, and a
+    prefetch thread moves a quarter of the bytes.
+    """
 
     def __init__(self, split: LoadedSplit, cfg: AugmentConfig, data: DataConfig, ignore_index: int, seed: int):
         self.split, self.cfg, self.data = split, cfg, data
@@ -71,9 +86,9 @@ class TrainDataset(Dataset):
 
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image, mask = augment(self.split.images[index], self.split.masks[index], rng, self.cfg, self.ignore_index)
-        x = normalize_image(image, self.data.mean, self.data.std)
-        return torch.from_numpy(x), torch.from_numpy(mask.astype(np.int64))
+        transform = augment if self.cfg.fast else augment_reference
+        image, mask = transform(self.split.images[index], self.split.masks[index], rng, self.cfg, self.ignore_index)
+        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(mask)
 
 
 class EvalDataset(Dataset):
