@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgeseg.config import load_config
 from edgeseg.errors import EdgesegError
+from edgeseg.ranges import check_frame_fits
 
 from .config import TrainConfig
 
@@ -44,6 +45,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, TrainConfig, args.overrides)
     check_run_folder(args, cfg)
+    channels = 4 if cfg.data.kind == "rgbd" else 3
+    check_frame_fits(cfg.augment.crop_height, cfg.augment.crop_width, channels, cfg.batch_size,
+                     "batch_size x augment.crop_height x augment.crop_width")  # before any data is read
     changes = None
     if args.resume:
         plan = _resume_plan(args, cfg)

@@ -127,3 +127,16 @@ def test_info_into_a_closed_pipe_is_not_a_traceback():
     err = proc.stderr.read().decode()  # type: ignore[union-attr]
     assert proc.wait(timeout=120) == 141, err
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_every_numeric_flag_has_a_range():
+    """A new int or float option without a Range would let NaN, negatives or 10**12 through to the stage."""
+    from edgeseg.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    missing = []
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.type in (int, float) and action.dest not in FLAG_RANGES.get(name, {}):
+                missing.append(f"edgeseg {name} {action.option_strings[0] if action.option_strings else action.dest}")
+    assert not missing, f"add a Range for these to edgeseg.command_checks.FLAG_RANGES: {missing}"
