@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="TOML config, e.g. configs/camvid_enet.toml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (dots for nested keys: data.root=PATH); repeatable")
-    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.jsonl, tb/")
+    p.add_argument("--out", required=True,
+                   help="run folder, created if its parent exists: best.pt, last.pt, metrics.jsonl, config.json, tb/")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.pt, with the config recorded in its config.json")
     p.add_argument("--allow-changes", action="store_true",
