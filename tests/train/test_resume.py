@@ -68,9 +68,9 @@ def test_resume_with_allow_changes_continues_and_records_the_change(run):
 
 
 def test_resume_takes_speed_only_changes_without_asking(run):
-    assert main(_args(run, "--resume", epochs=2, threads=2, num_workers=0)) == 0
+    assert main(_args(run, "--resume", epochs=2, prefetch_batches=0, compile_cache_dir=str(run.parent / "cc"))) == 0
     config = json.loads((run / "config.json").read_text())
-    assert config["threads"] == 2 and "config_changes" not in config
+    assert config["prefetch_batches"] == 0 and "config_changes" not in config
     assert load_checkpoint(run / "last.pt")["epoch"] == 2
 
 
