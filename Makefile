@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 TORCH_CONSTRAINTS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,constraints-cpu.txt)
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow typecheck clean browser
+.PHONY: install demo test test-slow typecheck clean browser pyversions cuda-matrix
 
 $(STAMP): pyproject.toml constraints-cpu.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,bench,trt,dev]'
+	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,bench,trt,dev,opencv]'
 	# TensorRT 10.13 type stubs for `make typecheck` (TensorRT itself is not on PyPI for every platform)
 	$(BIN)/python -m pip install -q --no-deps tensorrt-stubs
 	touch $(STAMP)
@@ -30,9 +30,17 @@ browser:
 		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	fi
 
-test: $(STAMP) browser typecheck
+test: $(STAMP) browser typecheck pyversions cuda-matrix
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The runtime and engine stages (and the core they import) must run on JetPack 5's Python 3.8.
+pyversions: $(STAMP)
+	$(BIN)/vermin -q -t=3.8- --violations --no-tips edgeseg engines runtime
+
+# engines/cuda_rt.py against the real cuda-python 11.8 (Python 3.8), 12.x and 13.x (venvs in .venv-cuda/, kept).
+cuda-matrix: $(STAMP)
+	$(BIN)/python scripts/cuda_python_matrix.py
 
 # The TensorRT code against tensorrt-stubs (TensorRT 10.13): every TensorRT name used must exist.
 typecheck: $(STAMP)
@@ -43,4 +51,4 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) out/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-cuda out/ .pytest_cache .mypy_cache .ruff_cache

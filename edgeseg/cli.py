@@ -224,7 +224,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("targets", _targets, "list the build targets (engines/targets/*.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per target with its description and file")
+
+    p = add("doctor", _doctor, "what this machine has for build/run (Jetson, JetPack, TensorRT, CUDA, cv2) and what to install")
+    p.add_argument("--json", action="store_true", help="the facts and fixes as JSON")
     return parser
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from edgeseg.engines.doctor import run_doctor
+
+    return run_doctor(args)
+
+
+# Training and export use Python 3.10 syntax and libraries; the runtime and engine stages run on 3.8 (JetPack 5).
+NEEDS_PY310 = ("train", "export", "quantize", "compare")
+
+
+def _missing_cv2_message() -> str:
+    return ("OpenCV (cv2) is not installed: on a desktop, pip install 'edgeseg[opencv]'; on a Jetson, use JetPack's "
+            "OpenCV (with GStreamer) through a virtual environment made with --system-site-packages. "
+            "'edgeseg doctor' says what this machine has")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,6 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
+    if args.command in NEEDS_PY310 and sys.version_info < (3, 10):
+        print(f"edgeseg {args.command}: error: needs Python 3.10 or newer (this is {sys.version.split()[0]}); "
+              "run it on a desktop or a newer JetPack and copy the result here", file=sys.stderr)
+        return 2
     try:
         from .command_checks import check_command
 
@@ -250,6 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+    except ModuleNotFoundError as exc:
+        if exc.name != "cv2" or args.debug:
+            raise
+        print(f"edgeseg {args.command}: error: {_missing_cv2_message()}", file=sys.stderr)
+        return 2
     except EdgesegError as exc:
         if args.debug:
             raise

@@ -232,11 +232,13 @@ def build_cpu(facts: OnnxFacts, target: Target, out_dir: Path | None = None, *, 
 
 # -- TensorRT targets --------------------------------------------------------------------------
 
-def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> None:
-    """uint8 I/O rules TensorRT enforces late or cryptically: name the node and the fix before building.
+def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> tuple[bytes, str]:
+    """uint8 I/O rules TensorRT enforces late or cryptically; returns (the ONNX to build, labels dtype).
 
     Every version: a uint8 network input may feed only Cast layers, and a uint8
-    output must come straight from one. 8.x: no integer -> uint8 cast at all.
+    output must come straight from one (else an error naming the node and the
+    fix). 8.x has no integer -> uint8 cast at all: there the ONNX is rebuilt in
+    memory with int32 labels (:mod:`.labels_int32`), which 8.x builds.
     """
     if facts.uint8_not_via_cast:
         raise EdgesegError(
@@ -244,30 +246,39 @@ def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> None:
             f"{', '.join(facts.uint8_not_via_cast)} reads or writes one directly; re-export with the Cast "
             "to float first (edgeseg export does this) and the Cast to uint8 last"
         )
+    labels_type = (facts.outputs.get("labels") or ("", []))[0]
+    if not facts.nodes and "uint8" in labels_type and not compat.int_to_uint8_casts_supported(version):
+        raise EdgesegError(f"{facts.path}: TensorRT {version} cannot build uint8 labels straight from ArgMax, and "
+                           "without the onnx package edgeseg cannot rewrite them as int32: pip install onnx")
     if facts.uint8_casts_from_int and not compat.int_to_uint8_casts_supported(version):
-        raise EdgesegError(
-            f"{facts.path}: TensorRT {version} cannot cast an integer tensor to uint8 (node(s) "
-            f"{', '.join(facts.uint8_casts_from_int)}: ArgMax -> Cast(uint8)); {compat.UINT8_IO[8]}. "
-            "Export the labels as int32 for TensorRT 8.x (the TensorRT backend accepts int32 labels), "
-            "or cast through float32 before uint8"
-        )
+        from .labels_int32 import int32_labels
+
+        log.info("TensorRT %s cannot cast ArgMax's indices to uint8 (%s): building with int32 labels",
+                 version, ", ".join(facts.uint8_casts_from_int))
+        return int32_labels(facts.data, facts.uint8_casts_from_int, str(facts.path)), "int32"
+    labels = facts.outputs.get("labels")
+    return facts.data, labels[0] if labels else "none"
 
 
 def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: compat.TrtVersion,
                            shapes: dict[str, dict[str, list[int]]], *, use_dla: bool,
-                           timing_cache: Path) -> tuple[bytes, dict[str, Any]]:
-    """Build the serialized engine; returns (plan bytes, what was asked of the builder).
+                           timing_cache: Path, model: bytes | None = None) -> tuple[bytes, dict[str, Any]]:
+    """Build the serialized engine of ``model`` (default: the ONNX's bytes); returns (plan bytes, what was asked).
 
     Raises EdgesegError naming the unsupported ONNX nodes before any build starts.
     """
     import tensorrt as trt
 
+    data = facts.data if model is None else model
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = compat.network_flags(version)
-    # The support check may fill its network: run it on a throwaway network and parser.
-    check_parser = trt.OnnxParser(builder.create_network(flags), logger)
-    bad = compat.unsupported_nodes(check_parser, facts.data, str(facts.path), version, facts.nodes)
+    # The support check may fill its network: run it on a throwaway network and parser. The parser keeps
+    # only the logger alive (TensorRT 8.6+), so the network is held here for as long as the parser is used.
+    check_network = builder.create_network(flags)
+    check_parser = trt.OnnxParser(check_network, logger)
+    bad = compat.unsupported_nodes(check_parser, data, str(facts.path), version, facts.nodes)
+    del check_parser, check_network  # parser first: it points into the network
     if bad:
         listing = "\n  ".join(str(b) for b in bad)
         raise EdgesegError(
@@ -276,7 +287,7 @@ def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: compat.Trt
         )
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(facts.data, str(facts.path)):
+    if not parser.parse(data, str(facts.path)):
         errors = "\n  ".join(compat.parser_errors(parser, version, facts.nodes)) or "(no detail)"
         raise EdgesegError(f"TensorRT {version} could not parse {facts.path}:\n  {errors}")
     config = builder.create_builder_config()
@@ -284,21 +295,30 @@ def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: compat.Trt
     level_set = compat.set_optimization_level(config, version, target.builder_optimization_level)
     precision_flags = compat.precision_flags(config, version, facts.metadata.precision)
     dla = use_dla and target.dla_core is not None
-    if dla and target.dla_core is not None:
+    if dla and target.dla_core is not None:  # dla_refusal has found nothing against it (build_tensorrt)
         compat.set_dla(config, target.dla_core, target.gpu_fallback)
+    dla_layers = None
+    if dla:
+        on_dla, total = compat.dla_layer_count(config, network)
+        dla_layers = {"dla": on_dla, "gpu": total - on_dla}
+        if on_dla == 0:
+            raise EdgesegError(f"DLA core {target.dla_core} can run none of the {total} layers of {facts.path}; "
+                               "build with --no-dla to run it on the GPU")
+        if on_dla < total:
+            log.warning("DLA core %s runs %d of %d layers of %s; the other %d fall back to the GPU",
+                        target.dla_core, on_dla, total, facts.path, total - on_dla)
     profile = builder.create_optimization_profile()
     for name, s in shapes.items():
         profile.set_shape(name, trt.Dims(s["min"]), trt.Dims(s["opt"]), trt.Dims(s["max"]))
     config.add_optimization_profile(profile)
-    cache = config.create_timing_cache(read_timing_cache(timing_cache))
-    config.set_timing_cache(cache, False)
+    cache_state = compat.attach_timing_cache(config, read_timing_cache(timing_cache), str(timing_cache))
     log.info("building %s for %s with TensorRT %s (workspace %d MiB, opt level %d, precision flags %s, DLA %s)",
              facts.path, target.name, version, target.workspace_mib, target.builder_optimization_level,
              precision_flags or "none (strongly typed)", target.dla_core if dla else "off")
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise EdgesegError(f"TensorRT {version} failed to build {facts.path} for {target.name}; see the TensorRT messages above")
-    cache_bytes = merge_timing_cache(timing_cache, config, config.get_timing_cache())
+    cache_bytes = merge_timing_cache(timing_cache, config, config.get_timing_cache(), replace=cache_state == "rejected")
     asked = {
         "strongly_typed": version.strongly_typed,
         "precision_flags": precision_flags,
@@ -306,9 +326,28 @@ def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: compat.Trt
         "builder_optimization_level": target.builder_optimization_level if level_set else None,
         "dla_core": target.dla_core if dla else None,
         "gpu_fallback": target.gpu_fallback if dla else None,
-        "timing_cache": {"path": str(timing_cache), "bytes": cache_bytes},
+        "dla_layers": dla_layers,
+        "timing_cache": {"path": str(timing_cache), "bytes": cache_bytes, "state": cache_state},
     }
     return bytes(serialized), asked
+
+
+def check_jetson_module(gpu: GpuInfo, target: Target) -> None:
+    """Refuse to build a Jetson target on another Jetson module with the same GPU name and compute capability."""
+    if not (gpu.integrated and target.jetson_models):
+        return
+    from .detect import match_jetson
+    from .jetson import module_from_gpu, read_facts
+
+    module, why = module_from_gpu(gpu, read_facts().dla_devices)
+    if module is None:
+        return
+    candidates = [module]
+    if module in ("Jetson Orin Nano 8GB", "Jetson Orin NX 8GB"):  # the same GPU: only the DLA tells them apart
+        candidates = ["Jetson Orin Nano 8GB", "Jetson Orin NX 8GB"]
+    if all(match_jetson(c, {target.name: target}) is None for c in candidates):
+        raise EdgesegError(f"this machine is a {module} ({why}), not a {target.name}: an engine is tuned for the "
+                           "module it is built on; build on the target device, or use --target auto")
 
 
 def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None, *, force: bool = False,
@@ -328,9 +367,16 @@ def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None
             f"(compute capability {', '.join(target.compute_capability)}); engines are built on the target device "
             "or one with the same GPU and TensorRT version. Use --target auto to build for this machine"
         )
-    check_uint8_casts(facts, version)
+    check_jetson_module(gpu, target)
+    model, labels_dtype = check_uint8_casts(facts, version)
+    dla_skipped = compat.dla_refusal(facts.metadata.precision, version) if use_dla and target.dla_core is not None else None
+    if dla_skipped:  # building "for DLA" would silently run every layer on the GPU: build for the GPU, and say so
+        log.warning("%s: not using DLA core %d of %s: %s; the engine runs on the GPU", facts.path, target.dla_core,
+                    target.name, dla_skipped)
+        use_dla = False
     shapes = profile_shapes(facts, target)
-    options = {**target.build_options(), "dla_core": target.dla_core if use_dla else None}
+    options = {**target.build_options(), "dla_core": target.dla_core if use_dla else None,
+               "labels_dtype": labels_dtype}
     fields = key_fields(onnx_sha256=facts.sha256, runtime="tensorrt", runtime_version=version.text, gpu=gpu.to_dict(),
                         precision=facts.metadata.precision, shapes=shapes, options=options)
     key = build_key(fields)
@@ -339,14 +385,14 @@ def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None
         log.info("%s is up to date (same build key); skipping the build", artifact)
         return BuildResult(artifact, sidecar_path(artifact), True, 0.0, key)
     started = time.perf_counter()
-    plan, asked = engine_bytes_from_onnx(facts, target, version, shapes, use_dla=use_dla,
+    plan, asked = engine_bytes_from_onnx(facts, target, version, shapes, use_dla=use_dla, model=model,
                                          timing_cache=timing_cache_path(target.name, version.text, timing_cache_dir))
     seconds = time.perf_counter() - started
 
     def sidecar() -> dict[str, Any]:
         return _sidecar(facts, target, runtime="tensorrt", runtime_version=version.text, gpu=gpu,
                         options={**options, "shapes": shapes, **asked}, fields=fields, key=key, artifact=artifact,
-                        seconds=seconds, extra={"cuda_graphs": target.cuda_graphs})
+                        seconds=seconds, extra={"cuda_graphs": target.cuda_graphs, "dla_skipped": dla_skipped})
 
     side = _write_with_sidecar(artifact, lambda tmp: atomic_write_bytes(tmp, plan), sidecar)
     return BuildResult(artifact, side, False, seconds, key)

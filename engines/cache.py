@@ -109,14 +109,15 @@ def read_timing_cache(path: Path) -> bytes:
         return path.read_bytes() if path.is_file() else b""
 
 
-def merge_timing_cache(path: Path, config: trt.IBuilderConfig, built: trt.ITimingCache) -> int:
+def merge_timing_cache(path: Path, config: trt.IBuilderConfig, built: trt.ITimingCache, *, replace: bool = False) -> int:
     """Merge the timing cache a build used (``built``) into the file at ``path``, under the lock.
 
     The file is re-read inside the lock, so entries another build wrote since
-    this one started are kept. Returns the size written in bytes.
+    this one started are kept; ``replace`` (TensorRT rejected the file's cache)
+    writes ``built`` alone. Returns the size written in bytes.
     """
     with file_lock(path):
-        current = path.read_bytes() if path.is_file() else b""
+        current = b"" if replace or not path.is_file() else path.read_bytes()
         merged = config.create_timing_cache(current)
         # ignore_mismatch=False: a cache from another device/version is not merged silently
         if not merged.combine(built, False):

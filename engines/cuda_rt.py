@@ -35,13 +35,25 @@ class CudaError(EdgesegError):
 
 @dataclass(frozen=True)
 class GpuInfo:
-    """The GPU an engine is built for or runs on: name and compute capability ("8.7")."""
+    """The GPU an engine is built for or runs on.
+
+    ``name`` and ``compute_capability`` ("8.7") do not tell Jetson Orin modules
+    apart (every one is "Orin", 8.7): ``multiprocessors`` (AGX Orin 16 or 14,
+    Orin NX 8, Orin Nano 8 or 4), ``memory_mib`` and ``integrated`` (a Jetson's
+    GPU shares the SoC's memory) do. 0 / None where unknown.
+    """
 
     name: str
     compute_capability: str
+    multiprocessors: int = 0
+    memory_mib: int = 0
+    integrated: bool | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "compute_capability": self.compute_capability}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "compute_capability": self.compute_capability}
+        if self.multiprocessors:
+            data.update(multiprocessors=self.multiprocessors, memory_mib=self.memory_mib, integrated=self.integrated)
+        return data
 
 
 def import_cudart() -> Any:
@@ -72,15 +84,41 @@ class CudaRuntime:
     def __init__(self, module: Any = None):
         self.rt = module if module is not None else import_cudart()
 
-    def check(self, result: Any, what: str) -> Any:
+    def call(self, function: Any, what: str, values_expected: int, *args: Any) -> Any:
+        """``function(*args)`` checked by :meth:`check`.
+
+        Without a driver, cuda-python 12.8+ returns error 35, but 11.x and 12.0-12.7 raise
+        ``RuntimeError("Failed to dlopen libcuda.so.1")`` (or 'Function "cuInit" not found'):
+        that becomes the same :class:`CudaError` 35 and its one-line message.
+        """
+        try:
+            result = function(*args)
+        except RuntimeError as exc:
+            text = str(exc)
+            if "libcuda" in text or "not found" in text:
+                raise CudaError(self.describe(INSUFFICIENT_DRIVER, what) + f" [cuda-python: {text}]",
+                                INSUFFICIENT_DRIVER) from None
+            raise
+        return self.check(result, what, values_expected)
+
+    def check(self, result: Any, what: str, values_expected: int | None = None) -> Any:
         """Raise :class:`CudaError` unless ``result[0]`` is cudaSuccess; return the other values.
 
         One value comes back bare, several as a tuple, none as None.
+        ``values_expected``: how many values the call returns besides the error in
+        the cuda-python versions edgeseg supports; another count (a call whose form
+        changed between CUDA majors) is an error naming the call, not a wrong value
+        handed on. cuda-python returns its placeholders even on failure, so this
+        holds without a driver too.
         """
         if isinstance(result, tuple):
             err, values = result[0], result[1:]
         else:
             err, values = result, ()
+        if values_expected is not None and len(values) != values_expected:
+            raise CudaError(f"cuda-python {self.version_text()} returned {len(values)} value(s) while {what}, "
+                            f"edgeseg expects {values_expected}; install the cuda-python that matches this "
+                            "CUDA (docs/jetson.md)", -1)
         code = int(err)
         if code != 0:
             raise CudaError(self.describe(code, what), code)
@@ -100,6 +138,23 @@ class CudaRuntime:
                     "CUDA_VISIBLE_DEVICES, or run on the CPU with --backend onnxruntime / --target cpu")
         return f"CUDA error {code} {name} while {what}"
 
+    def version_text(self) -> str:
+        """The cuda-python (cuda-bindings) version, "unknown" for a module without one (a fake)."""
+        from importlib import metadata
+
+        for dist in ("cuda-bindings", "cuda-python"):
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+        return "unknown"
+
+    def driver_and_runtime_versions(self) -> tuple[int, int]:
+        """(CUDA driver API version, the CUDA runtime cuda-python was built for), e.g. (12060, 12060); 0 = no driver."""
+        driver = int(self.call(self.rt.cudaDriverGetVersion, "reading the CUDA driver version", 1))
+        runtime = int(self.call(self.rt.cudaRuntimeGetVersion, "reading the CUDA runtime version", 1))
+        return driver, runtime
+
     def error_name(self, code: int) -> str:
         try:
             err, name = self.rt.cudaGetErrorName(self.rt.cudaError_t(code))
@@ -109,37 +164,38 @@ class CudaRuntime:
 
     # -- device ---------------------------------------------------------------
     def device_count(self) -> int:
-        return int(self.check(self.rt.cudaGetDeviceCount(), "counting CUDA devices"))
+        return int(self.call(self.rt.cudaGetDeviceCount, "counting CUDA devices", 1))
 
     def device_info(self, index: int = 0) -> GpuInfo:
         """Name and compute capability of device ``index``."""
         count = self.device_count()
         if index >= count:
             raise CudaError(f"CUDA device {index} does not exist ({count} found)", NO_DEVICE)
-        prop = self.check(self.rt.cudaGetDeviceProperties(index), f"reading the properties of CUDA device {index}")
+        prop = self.call(self.rt.cudaGetDeviceProperties, f"reading the properties of CUDA device {index}", 1, index)
         name = prop.name
         if isinstance(name, bytes):
             name = name.split(b"\0", 1)[0].decode(errors="replace")
-        return GpuInfo(str(name).strip(), f"{prop.major}.{prop.minor}")
+        return GpuInfo(str(name).strip(), f"{prop.major}.{prop.minor}", int(prop.multiProcessorCount),
+                       int(prop.totalGlobalMem) >> 20, bool(prop.integrated))
 
     def set_device(self, index: int) -> None:
         """Make device ``index`` current for this thread (the runtime API's primary context)."""
-        self.check(self.rt.cudaSetDevice(index), f"selecting CUDA device {index}")
+        self.call(self.rt.cudaSetDevice, f"selecting CUDA device {index}", 0, index)
 
     # -- memory ---------------------------------------------------------------
     def malloc(self, nbytes: int, what: str) -> int:
         """Device memory of ``nbytes``; returns the address."""
-        return int(self.check(self.rt.cudaMalloc(nbytes), f"allocating {nbytes} bytes of device memory for {what}"))
+        return int(self.call(self.rt.cudaMalloc, f"allocating {nbytes} bytes of device memory for {what}", 1, nbytes))
 
     def free(self, ptr: int) -> None:
-        self.check(self.rt.cudaFree(ptr), "freeing device memory")
+        self.call(self.rt.cudaFree, "freeing device memory", 0, ptr)
 
     def malloc_host(self, nbytes: int, what: str) -> int:
         """Pinned (page-locked) host memory of ``nbytes``; returns the address."""
-        return int(self.check(self.rt.cudaMallocHost(nbytes), f"allocating {nbytes} bytes of pinned host memory for {what}"))
+        return int(self.call(self.rt.cudaMallocHost, f"allocating {nbytes} bytes of pinned host memory for {what}", 1, nbytes))
 
     def free_host(self, ptr: int) -> None:
-        self.check(self.rt.cudaFreeHost(ptr), "freeing pinned host memory")
+        self.call(self.rt.cudaFreeHost, "freeing pinned host memory", 0, ptr)
 
     @staticmethod
     def host_array(ptr: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -151,40 +207,46 @@ class CudaRuntime:
 
     def copy_to_device_async(self, dst: int, src: int, nbytes: int, stream: Any) -> None:
         kind = self.rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        self.check(self.rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream), f"copying {nbytes} bytes to the GPU")
+        self.call(self.rt.cudaMemcpyAsync, f"copying {nbytes} bytes to the GPU", 0, dst, src, nbytes, kind, stream)
 
     def copy_to_host_async(self, dst: int, src: int, nbytes: int, stream: Any) -> None:
         kind = self.rt.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        self.check(self.rt.cudaMemcpyAsync(dst, src, nbytes, kind, stream), f"copying {nbytes} bytes from the GPU")
+        self.call(self.rt.cudaMemcpyAsync, f"copying {nbytes} bytes from the GPU", 0, dst, src, nbytes, kind, stream)
 
     # -- streams and graphs -----------------------------------------------------
     def stream_create(self) -> Any:
-        return self.check(self.rt.cudaStreamCreate(), "creating a CUDA stream")
+        return self.call(self.rt.cudaStreamCreate, "creating a CUDA stream", 1)
 
     def stream_destroy(self, stream: Any) -> None:
-        self.check(self.rt.cudaStreamDestroy(stream), "destroying a CUDA stream")
+        self.call(self.rt.cudaStreamDestroy, "destroying a CUDA stream", 0, stream)
 
     def stream_synchronize(self, stream: Any) -> None:
-        self.check(self.rt.cudaStreamSynchronize(stream), "waiting for the CUDA stream")
+        self.call(self.rt.cudaStreamSynchronize, "waiting for the CUDA stream", 0, stream)
 
     def begin_capture(self, stream: Any) -> None:
         # Thread-local mode: other pipeline threads may call CUDA (e.g. allocate)
         # while this one captures; global mode would invalidate the capture.
         mode = self.rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
-        self.check(self.rt.cudaStreamBeginCapture(stream, mode), "starting CUDA graph capture")
+        self.call(self.rt.cudaStreamBeginCapture, "starting CUDA graph capture", 0, stream, mode)
 
     def end_capture(self, stream: Any) -> Any:
-        return self.check(self.rt.cudaStreamEndCapture(stream), "ending CUDA graph capture")
+        return self.call(self.rt.cudaStreamEndCapture, "ending CUDA graph capture", 1, stream)
 
     def graph_instantiate(self, graph: Any) -> Any:
-        return self.check(self.rt.cudaGraphInstantiate(graph, 0), "instantiating the CUDA graph")
+        """The executable graph of ``graph``.
+
+        ``cudaGraphInstantiateWithFlags(graph, flags) -> (err, exec)`` has the same form
+        in cuda-python 11, 12 and 13; ``cudaGraphInstantiate`` does not (11:
+        ``(graph, bufferSize) -> (err, exec, errorNode, log)``, 12+: ``(graph, flags) -> (err, exec)``).
+        """
+        return self.call(self.rt.cudaGraphInstantiateWithFlags, "instantiating the CUDA graph", 1, graph, 0)
 
     def graph_launch(self, graph_exec: Any, stream: Any) -> None:
-        self.check(self.rt.cudaGraphLaunch(graph_exec, stream), "launching the CUDA graph")
+        self.call(self.rt.cudaGraphLaunch, "launching the CUDA graph", 0, graph_exec, stream)
 
     def graph_destroy(self, graph: Any, graph_exec: Any) -> None:
-        self.check(self.rt.cudaGraphExecDestroy(graph_exec), "destroying the CUDA graph")
-        self.check(self.rt.cudaGraphDestroy(graph), "destroying the CUDA graph")
+        self.call(self.rt.cudaGraphExecDestroy, "destroying the CUDA graph", 0, graph_exec)
+        self.call(self.rt.cudaGraphDestroy, "destroying the CUDA graph", 0, graph)
 
 
 def query_gpu(index: int = 0, module: Any = None) -> GpuInfo:

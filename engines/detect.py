@@ -1,9 +1,18 @@
 """``--target auto``: the target that matches the machine this runs on.
 
-Order: the Jetson model from the device tree (``/proc/device-tree/model``),
-else the compute capability of GPU 0 (through cuda-python; no driver or no
-cuda-python falls through), else ``cpu``. The reason for the pick is returned
-so the command line can say which target it chose and why.
+Order:
+
+1. a Jetson's device tree: its ``model`` string, else its module part number
+   (``compatible``), matched against the targets' ``jetson_models``;
+2. GPU 0 through cuda-python: an integrated GPU is a Jetson even where the
+   device tree is masked (a container), and its compute capability, SM count
+   and memory name the module (:func:`edgeseg.engines.jetson.module_from_gpu`);
+   a discrete GPU is matched by compute capability;
+3. else ``cpu`` (no cuda-python, no driver, no device: said why, and on a
+   Jetson whose GPU cannot be reached, what to do).
+
+The reason for the pick is returned so the command line can say which target
+it chose and why.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from pathlib import Path
 from edgeseg.errors import EdgesegError
 
 from .cuda_rt import GpuInfo, query_gpu
+from .jetson import JetsonFacts, module_from_gpu, read_facts
 from .targets import Target, load_targets
 
 log = logging.getLogger("edgeseg.engines")
@@ -49,28 +59,55 @@ def match_gpu(gpu: GpuInfo, targets: dict[str, Target]) -> Target | None:
     return None
 
 
-def detect_target(targets: dict[str, Target] | None = None, *, device_tree: Path = DEVICE_TREE_MODEL,
-                  gpu_probe: Callable[[], GpuInfo] = query_gpu) -> tuple[Target, str]:
-    """(target, reason) for this machine; see the module docstring for the order."""
+def detect_target(targets: dict[str, Target] | None = None, *, device_tree: Path | None = None,
+                  root: Path = Path("/"), gpu_probe: Callable[[], GpuInfo] = query_gpu) -> tuple[Target, str]:
+    """(target, reason) for this machine; see the module docstring for the order.
+
+    ``root``: where the Jetson files are read (tests lay out a fake one);
+    ``device_tree``: the model file, when not ``root``'s.
+    """
     targets = load_targets() if targets is None else targets
-    model = read_jetson_model(device_tree)
-    if model is not None:
-        found = match_jetson(model, targets)
+    facts = read_facts(root)
+    model = read_jetson_model(device_tree) if device_tree is not None else facts.model
+    for name, where in ((model, "device tree says"), (facts.module, "device tree module part number says")):
+        if name is None:
+            continue
+        found = match_jetson(name, targets)
         if found is not None:
-            return found, f"device tree says '{model}'"
-        log.warning("device tree model '%s' matches no Jetson target; trying the GPU", model)
+            return found, f"{where} '{name}'"
+        log.warning("Jetson '%s' matches no target; trying the GPU", name)
     try:
         gpu = gpu_probe()
     except EdgesegError as exc:  # no cuda-python, no driver, no device: fall through to cpu
         reason = f"no usable CUDA GPU ({str(exc).split(';')[0]})"
+        if facts.is_jetson:
+            reason += (f"; this is a Jetson ({jetson_summary(facts)}): in a container, run it with --runtime nvidia "
+                       "(NVIDIA Container Toolkit) so the GPU is reachable")
     else:
-        found = match_gpu(gpu, targets)
-        if found is not None:
-            return found, f"GPU {gpu.name} has compute capability {gpu.compute_capability}"
-        reason = f"GPU {gpu.name} (compute capability {gpu.compute_capability}) matches no target"
+        if gpu.integrated or (gpu.integrated is None and facts.is_jetson):
+            name, why = module_from_gpu(gpu, facts.dla_devices)
+            found = match_jetson(name, targets) if name else None
+            if found is not None:
+                return found, f"{why}: a {name}"
+            reason = f"{why}; matches no Jetson target"
+        else:
+            found = match_gpu(gpu, targets)
+            if found is not None:
+                return found, f"GPU {gpu.name} has compute capability {gpu.compute_capability}"
+            reason = f"GPU {gpu.name} (compute capability {gpu.compute_capability}) matches no target"
     if "cpu" not in targets:
         raise EdgesegError(f"--target auto: {reason}, and there is no 'cpu' target to fall back to")
     return targets["cpu"], reason
+
+
+def jetson_summary(facts: JetsonFacts) -> str:
+    """One line: module or model, L4T and JetPack, chip."""
+    parts = [facts.model or facts.module or "model unknown"]
+    if facts.l4t:
+        parts.append(f"L4T R{facts.l4t}, JetPack {facts.jetpack or '?'}")
+    if facts.chip:
+        parts.append(facts.chip)
+    return ", ".join(parts)
 
 
 def resolve_target(name: str, **detect_kwargs) -> Target:

@@ -15,12 +15,20 @@ which lacks them, to prove it):
   ``BuilderFlag.FP16`` (11: removed) so the builder may pick those kernels.
 - Network flags. 8.x needs ``EXPLICIT_BATCH`` (11: removed; 10: ignored);
   10/11 take ``STRONGLY_TYPED`` (11: accepted, always on).
-- Support check. ``OnnxParser.supports_model`` (8.x; 11: removed) returns the
-  subgraphs; ``supports_model_v2`` (10.1+) is queried with
-  ``num_subgraphs``/``is_subgraph_supported``/``get_subgraph_nodes``.
+- Support check. ``OnnxParser.supports_model`` (8.x, 10.0; 11: removed) returns the
+  subgraphs; ``supports_model_v2`` (10.1+; absent from 10.0) is queried with
+  ``num_subgraphs``/``is_subgraph_supported``/``get_subgraph_nodes`` (also 10.1+).
   ``ParserError.node_name`` exists from 10 on; 8.x gives only ``node()``.
+- Parser lifetime: ``OnnxParser(network, logger)`` keeps only the logger
+  alive (8.6 on); the caller must hold the network for as long as the parser is used.
+
+Call sites reached only on some versions carry a ``# trt: <clause>`` comment
+(``# trt: 8``, ``# trt: <10.1``); ``tests/engines/test_trt_api_surface.py``
+checks every TensorRT name used against the real API list of each version
+the targets claim (extracted from the bindings wheels by
+``scripts/trt_api_surface.py``).
 - ``builder_optimization_level`` exists from 8.6 on (not in 8.5).
-- ``ICudaEngine.device_memory_size`` (11: removed) vs ``device_memory_size_v2`` (10+).
+- ``ICudaEngine.device_memory_size`` (11: removed) vs ``device_memory_size_v2`` (10.1+; not in 10.0).
 - uint8 network I/O (edgeseg's ``image`` input and ``labels`` output): see
   :data:`UINT8_IO`. 8.5/8.6 accept uint8 inputs and outputs but convert uint8
   only to/from float32/float16, so ``ArgMax (int) -> Cast(uint8)`` does not
@@ -91,6 +99,11 @@ class TrtVersion:
     def strongly_typed(self) -> bool:
         return self.major >= 10
 
+    @property
+    def has_supports_model_v2(self) -> bool:
+        """``OnnxParser.supports_model_v2`` and the subgraph queries arrived in 10.1 (not in 10.0)."""
+        return (self.major, self.minor) >= (10, 1)
+
     def __str__(self) -> str:
         return self.text
 
@@ -120,8 +133,8 @@ def network_flags(version: TrtVersion) -> int:
     import tensorrt as trt
 
     if version.strongly_typed:
-        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)  # trt: >=10
+    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)  # trt: 8
 
 
 def precision_flags(config: trt.IBuilderConfig, version: TrtVersion, precision: str) -> list[str]:
@@ -135,11 +148,11 @@ def precision_flags(config: trt.IBuilderConfig, version: TrtVersion, precision: 
 
     names: list[str] = []
     if precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)
+        config.set_flag(trt.BuilderFlag.FP16)  # trt: 8
         names.append("FP16")
     if precision == "int8":
         # Explicit quantization: Q/DQ nodes carry the scales, so no calibrator.
-        config.set_flag(trt.BuilderFlag.INT8)
+        config.set_flag(trt.BuilderFlag.INT8)  # trt: 8
         names.append("INT8")
     return names
 
@@ -167,6 +180,46 @@ def set_dla(config: trt.IBuilderConfig, core: int, gpu_fallback: bool) -> None:
     config.DLA_core = core
     if gpu_fallback:
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+
+
+def dla_refusal(precision: str, version: TrtVersion) -> str | None:
+    """Why DLA would run none of this model (so the build must not claim DLA), or None when it can.
+
+    DLA runs FP16 and INT8 layers only, so an FP32 model with GPU fallback runs
+    wholly on the GPU; and TensorRT 8.x DLA takes INT8 only from calibration or
+    set dynamic ranges, not from explicit Q/DQ nodes (what ``edgeseg quantize``
+    writes), so such a model would fall back to the GPU too.
+    """
+    if precision == "fp32":
+        return "DLA runs only FP16 and INT8 layers, and this model is FP32 (make an FP16 model for the DLA)"
+    if precision == "int8" and version.major == 8:
+        return (f"TensorRT {version}'s DLA takes INT8 only from calibration, not from the explicit Q/DQ nodes of "
+                "this model (use the FP16 model for the DLA)")
+    return None
+
+
+def dla_layer_count(config: trt.IBuilderConfig, network: trt.INetworkDefinition) -> tuple[int, int]:
+    """(layers DLA can run, all layers) of the parsed ``network`` under ``config``'s DLA settings."""
+    total = int(network.num_layers)
+    on_dla = sum(1 for i in range(total) if config.can_run_on_DLA(network.get_layer(i)))
+    return on_dla, total
+
+
+def attach_timing_cache(config: trt.IBuilderConfig, data: bytes, path: str) -> str:
+    """Give the builder the timing cache ``data``; returns "loaded", "new", or "rejected".
+
+    ``set_timing_cache`` returns False for a cache TensorRT does not accept (from
+    another device or version, ``ignore_mismatch`` being False): then the build
+    starts from an empty cache, said in the log and the sidecar, and the file is
+    replaced by this build's cache afterwards.
+    """
+    if config.set_timing_cache(config.create_timing_cache(data), False):
+        return "loaded" if data else "new"
+    log.warning("TensorRT did not accept the timing cache %s (another device or TensorRT version); "
+                "building with an empty one, which then replaces it", path)
+    if not config.set_timing_cache(config.create_timing_cache(b""), False):
+        raise EdgesegError(f"TensorRT refused even an empty timing cache (after rejecting {path})")
+    return "rejected"
 
 
 @dataclass(frozen=True)
@@ -199,16 +252,16 @@ def unsupported_nodes(parser: trt.OnnxParser, model: bytes, path: str, version: 
         nodes: (name, op_type) of each graph node in order, to name the nodes TensorRT gives by index.
     """
     found: dict[int, UnsupportedNode] = {}
-    if version.major >= 10:
-        supported = parser.supports_model_v2(model, path)
+    if version.has_supports_model_v2:
+        supported = parser.supports_model_v2(model, path)  # trt: >=10.1
         if supported:
             return []
         bad_indices: list[int] = []
-        for i in range(parser.num_subgraphs):
-            if not parser.is_subgraph_supported(i):
-                bad_indices.extend(int(n) for n in parser.get_subgraph_nodes(i))
+        for i in range(parser.num_subgraphs):  # trt: >=10.1
+            if not parser.is_subgraph_supported(i):  # trt: >=10.1
+                bad_indices.extend(int(n) for n in parser.get_subgraph_nodes(i))  # trt: >=10.1
     else:
-        supported, subgraphs = parser.supports_model(model, path)  # 11: removed; reached only on 8.x
+        supported, subgraphs = parser.supports_model(model, path)  # trt: <10.1 (11: removed)
         if supported:
             return []
         bad_indices = [int(n) for graph_nodes, ok in subgraphs if not ok for n in graph_nodes]
@@ -227,8 +280,8 @@ def _error_node(error: Any, version: TrtVersion, nodes: list[tuple[str, str]]) -
     """(index, name, op type) of the ONNX node a parser error points at; 10+ also give its name."""
     index = int(error.node())
     name, op_type = _describe_node(index, nodes)
-    if version.major >= 10 and error.node_name():
-        name = error.node_name()
+    if version.major >= 10 and error.node_name():  # trt: >=10
+        name = error.node_name()  # trt: >=10
     return index, name, op_type
 
 
@@ -249,6 +302,6 @@ def int_to_uint8_casts_supported(version: TrtVersion) -> bool:
 
 def device_memory_size(engine: trt.ICudaEngine, version: TrtVersion) -> int:
     """Bytes of scratch memory the engine's execution context needs."""
-    if version.major >= 10:
-        return int(engine.device_memory_size_v2)
-    return int(engine.device_memory_size)  # 11: removed; reached only on 8.x
+    if (version.major, version.minor) >= (10, 1):
+        return int(engine.device_memory_size_v2)  # trt: >=10.1
+    return int(engine.device_memory_size)  # trt: <10.1 (11: removed)

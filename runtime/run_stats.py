@@ -22,7 +22,7 @@ LIVE_WINDOW_S = 2.0
 KEEP_FRAMES = 10_000
 
 
-@dataclass(slots=True)
+@dataclass  # no slots=True: that needs Python 3.10, and the runtime runs on JetPack 5's 3.8
 class FrameTimes:
     """Timestamps of one frame (seconds, perf_counter) and stage durations (seconds)."""
 

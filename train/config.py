@@ -44,6 +44,11 @@ class DataConfig:
     drive it never trained on: ``train_prefixes = ["0001TP", "0016E5"]``,
     ``val_split = "train"``, ``val_prefixes = ["0006R0"]`` (docs/protocol.md).
 
+    ``cache``: ``auto`` (default) decodes a split once and holds it in memory
+    when its decoded size is at most a quarter of the RAM (CamVid's train
+    split: about 190 MB), else decodes each sample when it is read;
+    ``memory`` and ``disk`` force one or the other.
+
     ``coco`` (proposal models only):
     ``ROOT/images/SPLIT/`` and ``ROOT/annotations/SPLIT.json``.
     """
@@ -59,6 +64,7 @@ class DataConfig:
     classes_file: str = "classes.txt"
     depth_dir: str = "depth"
     depth_scale: float = 40.0
+    cache: Literal["auto", "memory", "disk"] = "auto"
     height: int = 360
     width: int = 480
     mean: list[float] = field(default_factory=lambda: [105.0, 108.0, 110.0])

@@ -30,12 +30,12 @@ from edgeseg.errors import EdgesegError
 from .config import TrainConfig
 
 # Keys that change only the speed of a run, never its numbers. Extend this when a new
-# key is of that kind (a data cache, a memory layout). Not here, as they change the numbers:
+# key is of that kind (data.cache only changes where decoded samples are kept). Not here, as they change the numbers:
 # amp and amp_dtype (bf16/fp16 arithmetic), augment.fast (another augmentation arithmetic).
 # tests/train/test_resume.py checks that every name here is a key of TrainConfig.
 SPEED_ONLY_KEYS: frozenset[str] = frozenset({
     "threads", "interop_threads", "num_workers", "prefetch_batches", "device", "compile", "compile_cache_dir",
-    "channels_last",
+    "channels_last", "data.cache",
 })
 CHANGES_KEY = "config_changes"  # in config.json: the list of accepted changes, oldest first
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeseg.engines import trt_compat as compat
-from edgeseg.engines.cuda_rt import CudaRuntime
+from edgeseg.engines.cuda_rt import CudaError, CudaRuntime
 from edgeseg.engines.sidecar import check_artifact
 from edgeseg.errors import EdgesegError, MissingDependencyError
 from edgeseg.metadata import ModelMetadata
@@ -227,8 +227,15 @@ class TrtBackend(Backend):
         self.cuda.begin_capture(self._stream)
         try:
             self._enqueue()
-        finally:
-            graph = self.cuda.end_capture(self._stream)
+        except BaseException as exc:
+            # The capture must end (the stream stays unusable otherwise), but its own error, usually
+            # "capture invalidated", is a consequence: the enqueue's error is the one to report.
+            try:
+                self.cuda.end_capture(self._stream)
+            except CudaError as end_error:
+                log.debug("ending the CUDA graph capture after %s also failed: %s", exc, end_error)
+            raise
+        graph = self.cuda.end_capture(self._stream)
         self._graph = graph
         self._graph_exec = self.cuda.graph_instantiate(graph)
 

@@ -5,7 +5,16 @@ move real bytes; "device" buffers are just separate host buffers. Work on a
 stream runs at once, in call order, except while the stream is being
 captured: then it is recorded into a graph, and ``cudaGraphLaunch`` replays
 it. Every call is appended to ``calls`` as (name, args...). ``fail`` maps a
-function name to a CUDA error code that call returns instead of succeeding.
+function name to a CUDA error code that call returns instead of succeeding;
+``fail_in_capture`` does the same only while a stream is being captured, and
+then, as the real runtime does, ``cudaStreamEndCapture`` returns
+cudaErrorStreamCaptureInvalidated.
+
+``api_major`` gives the call forms of that cuda-python major where they
+differ: 11's ``cudaGraphInstantiate(graph, bufferSize)`` returns
+``(err, exec, errorNode, log)``, 12/13's ``(graph, flags)`` returns
+``(err, exec)``; ``cudaGraphInstantiateWithFlags`` is ``(err, exec)`` in all
+(``tests/cuda_matrix`` checks these against the real packages).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 class cudaError_t(enum.IntEnum):  # noqa: N801 - the real name
     cudaSuccess = 0
     cudaErrorMemoryAllocation = 2
+    cudaErrorInvalidValue = 1
     cudaErrorInsufficientDriver = 35
     cudaErrorNoDevice = 100
     cudaErrorStreamCaptureInvalidated = 901
@@ -42,9 +52,15 @@ class FakeCudaRuntime:
     cudaMemcpyKind = cudaMemcpyKind
     cudaStreamCaptureMode = cudaStreamCaptureMode
 
-    def __init__(self, name: str = "Orin", major: int = 8, minor: int = 7, *, fail: dict[str, int] | None = None):
+    def __init__(self, name: str = "Orin", major: int = 8, minor: int = 7, *, fail: dict[str, int] | None = None,
+                 fail_in_capture: dict[str, int] | None = None, api_major: int = 12, multiprocessors: int = 8,
+                 memory_mib: int = 7620, integrated: bool = True):
         self.name, self.major, self.minor = name, major, minor
+        self.multiprocessors, self.memory_mib, self.integrated = multiprocessors, memory_mib, integrated
+        self.api_major = api_major
         self.fail = dict(fail or {})
+        self.fail_in_capture = dict(fail_in_capture or {})
+        self.capture_failed: set[int] = set()
         self.calls: list[tuple] = []
         self.buffers: dict[int, Any] = {}   # address -> ctypes buffer (keeps it alive)
         self.device: set[int] = set()
@@ -56,6 +72,9 @@ class FakeCudaRuntime:
 
     def _call(self, name: str, *args: Any) -> int:
         self.calls.append((name, *args))
+        if self.capturing and name in self.fail_in_capture:
+            self.capture_failed.update(self.capturing)  # an error inside a capture invalidates it
+            return self.fail_in_capture[name]
         return self.fail.get(name, 0)
 
     def submit(self, stream: int, work) -> None:
@@ -75,7 +94,9 @@ class FakeCudaRuntime:
 
     def cudaGetDeviceProperties(self, index):
         err = self._call("cudaGetDeviceProperties", index)
-        prop = SimpleNamespace(name=self.name.encode() + b"\0" * 8, major=self.major, minor=self.minor)
+        prop = SimpleNamespace(name=self.name.encode() + b"\0" * 8, major=self.major, minor=self.minor,
+                               multiProcessorCount=self.multiprocessors, totalGlobalMem=self.memory_mib << 20,
+                               integrated=int(self.integrated))
         return (cudaError_t(err), None if err else prop)
 
     def cudaSetDevice(self, index):
@@ -140,21 +161,39 @@ class FakeCudaRuntime:
     def cudaStreamEndCapture(self, stream):
         err = self._call("cudaStreamEndCapture", int(stream))
         work = self.capturing.pop(int(stream), [])
+        if int(stream) in self.capture_failed:
+            self.capture_failed.discard(int(stream))
+            return (cudaError_t.cudaErrorStreamCaptureInvalidated, None)
         if err:
             return (cudaError_t(err), None)
         graph = 5000 + next(self._ids)
         self.graphs[graph] = work
         return (cudaError_t.cudaSuccess, graph)
 
-    def cudaGraphInstantiate(self, graph, flags):
-        err = self._call("cudaGraphInstantiate", graph)
+    def _instantiate(self, name: str, graph) -> tuple:
+        err = self._call(name, graph)
         if err:
             return (cudaError_t(err), None)
         exec_ = 7000 + next(self._ids)
         self.execs[exec_] = self.graphs[graph]
         return (cudaError_t.cudaSuccess, exec_)
 
+    def cudaGraphInstantiate(self, graph, flags_or_buffer_size):
+        result = self._instantiate("cudaGraphInstantiate", graph)
+        return result + (None, b"") if self.api_major == 11 else result  # 11: + (errorNode, log)
+
+    def cudaGraphInstantiateWithFlags(self, graph, flags):
+        return self._instantiate("cudaGraphInstantiateWithFlags", graph)
+
+    def cudaDriverGetVersion(self):
+        return (cudaError_t(self._call("cudaDriverGetVersion")), self.api_major * 1000 + 60)
+
+    def cudaRuntimeGetVersion(self):
+        return (cudaError_t(self._call("cudaRuntimeGetVersion")), self.api_major * 1000 + 60)
+
     def cudaGraphLaunch(self, exec_, stream):
+        if not isinstance(exec_, int):  # the real binding: a TypeError for anything but a cudaGraphExec_t
+            raise TypeError(f"Argument 'graphExec' is not instance of type (expected <class 'int'>), got {type(exec_)}")
         err = self._call("cudaGraphLaunch", exec_, int(stream))
         if not err:
             for work in self.execs[exec_]:

@@ -1,21 +1,28 @@
 """FAKE ``tensorrt`` module for tests on machines without TensorRT (every CI machine).
 
 ``make_fake_tensorrt("10.3.0")`` returns a module shaped like that TensorRT
-version's Python API, as far as edgeseg uses it; ``"11.4.1"`` gives one
-shaped like TensorRT 11, *without* the names 11 removed (precision builder
-flags, EXPLICIT_BATCH, calibrators, ``supports_model``,
-``device_memory_size``, ``platform_has_fast_*``...): touching one raises
-AttributeError, as it would on the real 11. ``"8.6.2"`` / ``"8.5.2"`` give the
-JetPack 5/6.0 shape (no strong typing, no ``supports_model_v2``, no
-``builder_optimization_level`` on 8.5).
+version's Python API: its classes and enums have exactly the public names the
+REAL bindings of that version define, as far as the fake implements them,
+taken from the API lists extracted from the real wheels
+(``tests/data/trt_api/*.json``, see ``scripts/trt_api_surface.py``): a name the
+real version lacks raises AttributeError here (``supports_model_v2`` on 10.0,
+``BuilderFlag.FP16`` on 11, ``ParserError.node_name`` on 8.x...), and only the
+properties the real version lets one set can be set.
+
+Where the real objects bite, the fake bites too: ``OnnxParser(network, logger)``
+keeps only the logger alive (as the real binding does from 8.6 on), so a parser
+whose network was freed raises instead of parsing into freed memory (the real
+one crashes); ``IBuilderConfig.set_timing_cache`` returns False for a cache of
+another device or version, as the real one does.
 
 It builds nothing real. It records what the builder asks (``fake.calls``:
 (name, args...) tuples), parses the ONNX with the ``onnx`` package to learn
 the network's I/O, reports nodes whose op type is in ``unsupported_ops`` as
-unsupported, and serialises a JSON "plan" describing the I/O. Its engine's
-"inference" writes the input's first (blue) channel as the labels, through
-the fake CUDA runtime's buffers, so a test can check that bytes went in, ran
-and came out in the right order.
+unsupported, refuses an integer -> uint8 Cast on 8.x (as 8.x does), and
+serialises a JSON "plan" describing the I/O. Its engine's "inference" writes
+the input's first (blue) channel as the labels, through the fake CUDA
+runtime's buffers, so a test can check that bytes went in, ran and came out
+in the right order.
 """
 
 from __future__ import annotations
@@ -23,22 +30,15 @@ from __future__ import annotations
 import ctypes
 import enum
 import hashlib
+import itertools
 import json
 import types
+import weakref
 from typing import Any
 
 import numpy as np
+import trt_api
 
-REMOVED_IN_11 = {
-    "BuilderFlag": {"FP16", "BF16", "INT8", "FP8", "INT4", "FP4", "OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS"},
-    "NetworkDefinitionCreationFlag": {"EXPLICIT_BATCH"},
-    "IBuilderConfig": {"int8_calibrator", "set_calibration_profile", "get_calibration_profile"},
-    "Builder": {"platform_has_fast_fp16", "platform_has_fast_int8"},
-    "ICudaEngine": {"device_memory_size"},
-    "OnnxParser": {"supports_model"},
-    "module": {"IInt8Calibrator", "IInt8EntropyCalibrator2", "IInt8MinMaxCalibrator", "IInt8LegacyCalibrator",
-               "IInt8EntropyCalibrator", "CalibrationAlgoType"},
-}
 ONNX_TO_TRT = {"uint8": "UINT8", "int32": "INT32", "float": "FLOAT", "float16": "HALF", "int64": "INT64", "int8": "INT8", "bool": "BOOL"}
 NP_OF = {"UINT8": np.uint8, "INT32": np.int32}
 
@@ -91,28 +91,53 @@ class FakeParserError:
         return 8  # UNSUPPORTED_NODE
 
 
+_NETWORK_SERIALS = itertools.count(1)
+
+
 class FakeNetwork(_Obj):
     def __init__(self, fake, flags: int):
         super().__init__(fake)
         self._flags = flags
         self._io: dict[str, Any] | None = None
+        self._layers: list[str] = []
+        self._serial = next(_NETWORK_SERIALS)  # not id(): a freed network's id is reused
 
     @property
-    def strongly_typed(self) -> bool:
+    def num_layers(self) -> int:
+        return len(self._layers)
+
+    def get_layer(self, index: int):
+        return types.SimpleNamespace(type=self._layers[index], name=f"{self._layers[index]}_{index}")
+
+    @property
+    def _strongly_typed(self) -> bool:  # the fake's own bookkeeping, not a TensorRT name
         flag = getattr(self._fake.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
         return flag is not None and bool(self._flags & (1 << int(flag)))
 
 
 class FakeOnnxParser(_Obj):
+    """Holds its network by weak reference, as the real parser (8.6+) keeps only the logger alive."""
+
     def __init__(self, fake, network: FakeNetwork, logger):
         super().__init__(fake)
-        self._network = network
+        self._network_ref = weakref.ref(network)
+        self._logger = logger
         self._errors: list[FakeParserError] = []
         self._subgraphs: list[tuple[list[int], bool]] = []
-        fake.calls.append(("OnnxParser", id(network)))
+        fake.calls.append(("OnnxParser", network._serial))
+
+    @property
+    def _network(self) -> FakeNetwork:
+        network = self._network_ref()
+        if network is None:  # the real parser would now write into freed memory and crash the process
+            raise RuntimeError("fake tensorrt: the parser's network was freed (OnnxParser keeps only the logger "
+                               "alive; keep the network referenced while the parser is used)")
+        return network
 
     def _scan(self, model: bytes):
         import onnx
+
+        _ = self._network  # the real support check parses into the network
 
         graph = onnx.load_from_string(bytes(model)).graph
         bad = [(i, n) for i, n in enumerate(graph.node) if n.op_type in self._fake.unsupported_ops]
@@ -153,6 +178,11 @@ class FakeOnnxParser(_Obj):
         graph = self._scan(model)
         if self._errors:
             return False
+        if self._fake.__version__.startswith("8.") and _int_to_uint8_cast(graph):
+            # TensorRT 8.x: "Unsupported cast from INT32 to UINT8" (uint8 only to/from float types)
+            node = _int_to_uint8_cast(graph)
+            self._errors = [self._fake._ParserError(node[0], node[1], "Cast", "Unsupported cast to UINT8 from INT32")]
+            return False
         inits = {i.name for i in graph.initializer}
 
         def info(v):
@@ -160,9 +190,22 @@ class FakeOnnxParser(_Obj):
             dtype = ONNX_TO_TRT[onnx_type_name(t.elem_type)]
             return {"dtype": dtype, "shape": [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]}
 
+        self._network._layers = [n.op_type for n in graph.node]
         self._network._io = {"inputs": {v.name: info(v) for v in graph.input if v.name not in inits},
                              "outputs": {v.name: info(v) for v in graph.output}}
         return True
+
+
+def _int_to_uint8_cast(graph) -> tuple[int, str] | None:
+    """(index, name) of the first Cast(to=uint8) fed by ArgMax, the cast TensorRT 8.x refuses."""
+    from onnx import TensorProto
+
+    producers = {out: n.op_type for n in graph.node for out in n.output}
+    for i, n in enumerate(graph.node):
+        if n.op_type == "Cast" and producers.get(n.input[0]) == "ArgMax" and \
+                any(a.name == "to" and a.i == TensorProto.UINT8 for a in n.attribute):
+            return i, n.name
+    return None
 
 
 def onnx_type_name(elem_type: int) -> str:
@@ -226,11 +269,16 @@ class FakeConfig(_Obj):
 
     def set_timing_cache(self, cache: FakeTimingCache, ignore_mismatch: bool) -> bool:
         self._fake.calls.append(("set_timing_cache", sorted(cache.entries), ignore_mismatch))
+        if self._fake.reject_timing_cache and cache.entries and not ignore_mismatch:
+            return False  # the real one: a cache of another device or TensorRT version, not attached
         object.__setattr__(self, "_cache", cache)
         return True
 
     def get_timing_cache(self) -> FakeTimingCache:
         return self._cache
+
+    def can_run_on_DLA(self, layer) -> bool:  # noqa: N802 - TensorRT's name
+        return layer.type not in self._fake.dla_unsupported_ops
 
     def set_calibration_profile(self, profile):  # removed in 11
         self._fake.calls.append(("set_calibration_profile",))
@@ -269,7 +317,7 @@ class FakeBuilder(_Obj):
         fake.calls.append(("build_serialized_network",))
         if network._io is None:
             raise RuntimeError("fake tensorrt: build_serialized_network on a network that was never parsed")
-        if network.strongly_typed and config._flags & {"FP16", "INT8", "BF16", "FP8"}:
+        if network._strongly_typed and config._flags & {"FP16", "INT8", "BF16", "FP8"}:
             fake.errors.append("precision flags are not allowed on a strongly typed network")
             return None
         if fake.fail_build:
@@ -282,7 +330,7 @@ class FakeBuilder(_Obj):
             config._cache.entries.add("tactics:" + hashlib.sha256(json.dumps(network._io).encode()).hexdigest()[:16])
         profile = config._profiles[0].shapes if config._profiles else {}
         plan = {"fake_plan": fake.__version__, "io": network._io, "profile": {k: list(map(list, v)) for k, v in profile.items()},
-                "flags": sorted(config._flags), "strongly_typed": network.strongly_typed}
+                "flags": sorted(config._flags), "strongly_typed": network._strongly_typed}
         return FakeHostMemory(b"FAKEPLAN" + json.dumps(plan, sort_keys=True).encode())
 
 
@@ -422,62 +470,58 @@ class FakeLogger:
         self.severity = severity
 
 
+# fake class -> the real class whose member list (for the version) decides which of its names exist
+REAL_CLASS = {"FakeConfig": "IBuilderConfig", "FakeNetwork": "INetworkDefinition", "FakeEngine": "ICudaEngine",
+              "FakeBuilder": "Builder", "FakeOnnxParser": "OnnxParser", "FakeContext": "IExecutionContext",
+              "FakeParserError": "ParserError", "FakeRuntime": "Runtime", "FakeProfile": "IOptimizationProfile",
+              "FakeTimingCache": "ITimingCache"}
+ENUMS = ("BuilderFlag", "NetworkDefinitionCreationFlag", "MemoryPoolType", "DeviceType", "DataType", "TensorIOMode")
+
+
+def _real_shape(cls: type, real: dict, version: str) -> type:
+    """``cls`` restricted to the names the real class of ``version`` has (settable: its writable properties)."""
+    members = real["classes"][REAL_CLASS[cls.__name__]]
+    own = {n for n in dir(cls) if not n.startswith("_")}
+    removed = own - set(members)
+    writable = {n for n, m in members.items() if m["kind"] == "property" and m.get("writable")}
+    return _restrict(cls, removed, version, writable if cls is FakeConfig else None)
+
+
 def make_fake_tensorrt(version: str = "10.3.0.30", *, unsupported_ops: tuple[str, ...] = (), fail_build: bool = False,
-                       cuda: Any = None) -> types.ModuleType:
-    """A fake ``tensorrt`` module shaped like TensorRT ``version`` (8.5/8.6, 10.x or 11.x)."""
-    major, minor = _parse_version(version)
+                       cuda: Any = None, reject_timing_cache: bool = False,
+                       dla_unsupported_ops: tuple[str, ...] = ()) -> types.ModuleType:
+    """A fake ``tensorrt`` module shaped like TensorRT ``version`` (8.5/8.6, 10.x or 11.x).
+
+    ``reject_timing_cache``: ``set_timing_cache`` returns False (a cache from another device or version).
+    ``dla_unsupported_ops``: ONNX op types whose layers ``can_run_on_DLA`` says no to.
+    """
+    real = trt_api.api(version)
     fake = types.ModuleType("tensorrt", f"FAKE tensorrt {version} (tests/fakes/fake_tensorrt.py)")
     fake.__version__ = version
     fake.calls = []
     fake.errors = []
     fake.unsupported_ops = set(unsupported_ops)
     fake.fail_build = fail_build
+    fake.reject_timing_cache = reject_timing_cache
+    fake.dla_unsupported_ops = set(dla_unsupported_ops)
     fake.cuda = cuda
-    removed = REMOVED_IN_11 if major >= 11 else {}
-
-    flags = ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "REFIT", "TF32", "OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS", "DIRECT_IO"]
-    if major >= 10:
-        flags += ["BF16", "FP8", "INT4", "FP4"]
-    flags = [f for f in flags if f not in removed.get("BuilderFlag", set())]
-    fake.BuilderFlag = enum.IntEnum("BuilderFlag", flags, start=0)
-    net_flags = {"EXPLICIT_BATCH": 0}
-    if major >= 10:
-        net_flags["STRONGLY_TYPED"] = 1
-    for name in removed.get("NetworkDefinitionCreationFlag", set()):
-        net_flags.pop(name)
-    fake.NetworkDefinitionCreationFlag = enum.IntEnum("NetworkDefinitionCreationFlag", net_flags)
-    fake.MemoryPoolType = enum.IntEnum("MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM", "DLA_LOCAL_DRAM", "DLA_GLOBAL_DRAM"], start=0)
-    fake.DeviceType = enum.IntEnum("DeviceType", ["GPU", "DLA"], start=0)
-    dtypes = ["FLOAT", "HALF", "INT8", "INT32", "BOOL", "UINT8"] + (["INT64", "BF16"] if major >= 10 else [])
-    fake.DataType = enum.IntEnum("DataType", dtypes, start=0)
-    fake.TensorIOMode = enum.IntEnum("TensorIOMode", ["NONE", "INPUT", "OUTPUT"], start=0)
+    fake.api_version = real["version"]
+    for name in ENUMS:
+        setattr(fake, name, enum.IntEnum(name, real["enums"][name]))  # the real values
     fake.Logger = FakeLogger
-
-    config_attrs = {"default_device_type", "DLA_core", "int8_calibrator", "profiling_verbosity"}
-    config_removed = set(removed.get("IBuilderConfig", set()))
-    if (major, minor) >= (8, 6):
-        config_attrs.add("builder_optimization_level")
-    else:
-        config_removed.add("builder_optimization_level")
-    fake.IBuilderConfig = _restrict(FakeConfig, config_removed, version, config_attrs - config_removed)
-    fake.INetworkDefinition = _restrict(FakeNetwork, set(), version)
-    fake.ICudaEngine = _restrict(FakeEngine, removed.get("ICudaEngine", set()), version)
-    fake.Builder = lambda logger: _restrict(FakeBuilder, removed.get("Builder", set()), version)(fake, logger)
-    parser_removed = set(removed.get("OnnxParser", set()))
-    if major < 10:
-        parser_removed |= {"supports_model_v2", "num_subgraphs", "is_subgraph_supported", "get_subgraph_nodes"}
-    parser_cls = _restrict(FakeOnnxParser, parser_removed, version)
+    fake.IBuilderConfig = _real_shape(FakeConfig, real, version)
+    fake.INetworkDefinition = _real_shape(FakeNetwork, real, version)
+    fake.ICudaEngine = _real_shape(FakeEngine, real, version)
+    builder_cls = _real_shape(FakeBuilder, real, version)
+    fake.Builder = lambda logger: builder_cls(fake, logger)
+    parser_cls = _real_shape(FakeOnnxParser, real, version)
     fake.OnnxParser = lambda network, logger: parser_cls(fake, network, logger)
     fake.Runtime = lambda logger: FakeRuntime(fake, logger)
     fake.Dims = lambda shape: tuple(int(d) for d in shape)
-    fake._ParserError = FakeParserError
-    if major < 10:  # ParserError.node_name arrived in 10
-        def _no_node_name(self):
-            raise AttributeError(f"fake tensorrt {version}: 'ParserError' has no attribute 'node_name'")
-        FakeParserErrorV8 = type("ParserError", (FakeParserError,), {"node_name": property(_no_node_name)})
-        fake._ParserError = FakeParserErrorV8
-    if major < 11:
-        for name in REMOVED_IN_11["module"]:
+    fake._ParserError = _real_shape(FakeParserError, real, version)
+    for name in ("IInt8Calibrator", "IInt8EntropyCalibrator2", "IInt8MinMaxCalibrator", "IInt8LegacyCalibrator",
+                 "IInt8EntropyCalibrator", "CalibrationAlgoType"):
+        if name in real["classes"] or name in real["enums"]:
             setattr(fake, name, type(name, (), {}))
     return fake
 

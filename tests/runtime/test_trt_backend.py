@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fakes.fake_cuda import FakeCudaRuntime
 from fakes.fake_tensorrt import make_fake_tensorrt, touched
-from helpers import make_contract_onnx, rewrite_contract_onnx
+from helpers import make_contract_onnx
 
 from edgeseg.cli import main
 from edgeseg.engines.build import build
@@ -38,8 +38,6 @@ def env(tmp_path, monkeypatch):
         fake = make_fake_tensorrt(version, cuda=cuda)
         monkeypatch.setitem(sys.modules, "tensorrt", fake)
         onnx_path, _, _ = make_contract_onnx(tmp_path / f"m{len(state)}.onnx", batch=batch, channels=channels)
-        if version.startswith("8."):
-            rewrite_contract_onnx(onnx_path, labels_int32=True)
         result = build(onnx_path, get_target(target), tmp_path / "out", gpu_probe=lambda: gpu)
         state[target] = result
         return fake, cuda, result.artifact
@@ -93,7 +91,8 @@ def test_cuda_graph_capture_and_replay(env):
     _, cuda, engine = env()  # jetson-orin-nano: cuda_graphs = true in its target file
     with TrtBackend(engine, cuda=CudaRuntime(cuda)) as backend:
         names = cuda.names()
-        assert names.index("cudaStreamBeginCapture") < names.index("cudaStreamEndCapture") < names.index("cudaGraphInstantiate")
+        assert names.index("cudaStreamBeginCapture") < names.index("cudaStreamEndCapture") \
+            < names.index("cudaGraphInstantiateWithFlags")
         # one plain warm-up run happens before the capture
         assert names.index("execute_async_v3") < names.index("cudaStreamBeginCapture")
         start = len(cuda.calls)
@@ -102,6 +101,26 @@ def test_cuda_graph_capture_and_replay(env):
             assert np.array_equal(backend.infer(batch), batch[..., 0])
         assert cuda.names()[start:] == ["cudaGraphLaunch", "cudaStreamSynchronize"] * 2
     assert "cudaGraphExecDestroy" in cuda.names() and cuda.device == set()
+
+
+@pytest.mark.parametrize("api_major", [11, 12, 13])
+def test_cuda_graphs_with_each_cuda_python_major(env, api_major):
+    """cuda-python 11 (JetPack 5) has another cudaGraphInstantiate form: the one call form all majors share is used."""
+    _, cuda, engine = env(api_major=api_major)
+    with TrtBackend(engine, cuda=CudaRuntime(cuda)) as backend:
+        batch = images(1, 3)
+        assert np.array_equal(backend.infer(batch), batch[..., 0])
+        assert "cudaGraphLaunch" in cuda.names()
+
+
+def test_enqueue_error_during_capture_is_the_one_reported(env):
+    """A copy failing inside the capture invalidates it; the copy's error is reported, not 'capture invalidated'."""
+    _, cuda, engine = env(fail_in_capture={"cudaMemcpyAsync": 1})
+    with pytest.raises(EdgesegError, match=r"CUDA error 1 cudaErrorInvalidValue while copying 4608 bytes to the GPU") as err:
+        TrtBackend(engine, cuda=CudaRuntime(cuda))
+    assert "Invalidated" not in str(err.value)
+    assert "cudaStreamEndCapture" in cuda.names()  # the capture was still ended
+    assert cuda.device == set() and cuda.host == set()
 
 
 def test_dynamic_batch_engine_runs_at_the_profile_batch(env):

@@ -178,3 +178,40 @@ def test_publish_refuses_a_checkpoint_that_is_not_the_last_epoch_of_its_schedule
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.pt").is_file()
+
+
+def test_a_split_decoded_on_access_gives_the_same_samples_as_one_in_memory(samples_dir):
+    from edgeseg.train.data.datasets import EvalDataset, TrainDataset
+
+    memory_cfg = DataConfig(root=str(samples_dir), cache="memory", height=96, width=128)
+    disk_cfg = DataConfig(root=str(samples_dir), cache="disk", height=96, width=128)
+    info = dataset_info(memory_cfg)
+    in_memory, on_disk = load_split(memory_cfg, "val", info, limit=3), load_split(disk_cfg, "val", info, limit=3)
+    assert in_memory.in_memory and not on_disk.in_memory and isinstance(in_memory.images, list)
+    augment_cfg = AugmentConfig(crop_height=64, crop_width=64)
+    for a, b in zip(TrainDataset(in_memory, augment_cfg, memory_cfg, 11, 0), TrainDataset(on_disk, augment_cfg, disk_cfg, 11, 0)):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    for a, b in zip(EvalDataset(in_memory, memory_cfg), EvalDataset(on_disk, disk_cfg)):
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_run_with_compile_amp_and_channels_last_learns_and_resumes(tmp_path):
+    """The speed keys on CUDA: bf16 (or fp16 with a scaler) autocast, channels-last, compile; resume within
+    float noise (cuDNN's algorithms are not bitwise deterministic across processes)."""
+    from edgeseg.train.checkpoint import load_checkpoint
+    from edgeseg.train.trainer import train
+
+    cfg = load_config(CONFIG, TrainConfig, tiny_train_overrides(epochs=3, compile=True, device="cuda", threads=0))
+    train(cfg, tmp_path / "straight", progress=False)
+    train(cfg, tmp_path / "sliced", progress=False, stop_after=1)
+    train(cfg, tmp_path / "sliced", progress=False, resume=True)
+    lines = [json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    speed = lines[-1]["speed"]
+    assert speed["compile"] and speed["channels_last"] and speed["autocast_dtype"] in ("bf16", "fp16")
+    assert lines[-1]["loss"] < lines[0]["loss"]
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "sliced" / "last.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(b[key].float(), a[key].float(), rtol=1e-2, atol=1e-2, msg=key)

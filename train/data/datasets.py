@@ -1,4 +1,4 @@
-"""PyTorch datasets over image/mask pairs, held in memory once decoded.
+"""PyTorch datasets over image/mask pairs, held in memory once decoded where they fit (``data.cache``).
 
 CamVid's 367 training images take about 250 MB decoded; decoding them once
 instead of every epoch matters on a 2-core CPU. Each training sample draws
@@ -9,6 +9,8 @@ resumed run sees exactly the samples an uninterrupted run would.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,14 +24,49 @@ from edgeseg.preprocess import depth_to_u8, normalize_image
 from ..config import AugmentConfig, DataConfig
 from .transforms import augment, augment_reference
 
+log = logging.getLogger("edgeseg.train")
+
 
 @dataclass
 class LoadedSplit:
-    """Decoded images (uint8 H x W x 3 BGR, or H x W x 4 BGR + 8-bit depth for ``rgbd``) and masks (uint8 H x W)."""
+    """Images (uint8 H x W x 3 BGR, or H x W x 4 BGR + 8-bit depth for ``rgbd``) and masks (uint8 H x W).
 
-    images: list[np.ndarray]
-    masks: list[np.ndarray]
+    ``images`` and ``masks`` are lists of decoded arrays when the split is held
+    in memory, or :class:`DecodedOnAccess` sequences that decode each sample
+    when it is read (``data.cache``).
+    """
+
+    images: Sequence[np.ndarray]
+    masks: Sequence[np.ndarray]
     paths: list[SamplePaths]
+    in_memory: bool = True
+
+
+class DecodedOnAccess(Sequence):
+    """``split[i]`` decodes sample ``i`` from disk each time (``part`` 0: image, 1: mask)."""
+
+    def __init__(self, paths: list[SamplePaths], decode: Callable[[SamplePaths], tuple[np.ndarray, np.ndarray]],
+                 part: int):
+        self.paths, self.decode, self.part = paths, decode, part
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.decode(self.paths[index])[self.part]
+
+
+MEMORY_SHARE = 0.25
+"""``data.cache = "auto"`` holds a split in memory when its decoded size is at most this share of the RAM."""
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
+        return 8 << 30
 
 
 def dataset_info(cfg: DataConfig) -> DatasetInfo:
@@ -54,14 +91,29 @@ def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0,
         paths = kept
     if limit > 0:
         paths = paths[:limit]
-    images, masks = [], []
-    for pair in paths:
+
+    def decode(pair: SamplePaths) -> tuple[np.ndarray, np.ndarray]:
         image = read_image(pair.image)
         if pair.depth is not None:
             depth = depth_to_u8(read_depth(pair.depth, image.shape), cfg.depth_scale)
             image = np.dstack([image, depth])
+        return image, read_mask(pair.mask, image.shape, info)
+
+    if not paths:
+        return LoadedSplit([], [], paths)
+    first = decode(paths[0])
+    # Decoded size from the first sample: data sets of one layout share a frame size, near enough.
+    estimate = (first[0].nbytes + first[1].nbytes) * len(paths)
+    in_memory = cfg.cache == "memory" or (cfg.cache == "auto" and estimate <= MEMORY_SHARE * _physical_memory())
+    if not in_memory:
+        log.info("split %r: %.1f GB decoded is over %d%% of this machine's memory; decoding each sample when read "
+                 "(data.cache = \"memory\" forces holding it)", split, estimate / 1e9, MEMORY_SHARE * 100)
+        return LoadedSplit(DecodedOnAccess(paths, decode, 0), DecodedOnAccess(paths, decode, 1), paths, False)
+    images, masks = [first[0]], [first[1]]
+    for pair in paths[1:]:
+        image, mask = decode(pair)
         images.append(image)
-        masks.append(read_mask(pair.mask, image.shape, info))
+        masks.append(mask)
     return LoadedSplit(images, masks, paths)
 
 
@@ -92,24 +144,32 @@ class TrainDataset(Dataset):
 
 
 class EvalDataset(Dataset):
-    """Un-augmented samples resized to the model input (height x width)."""
+    """Un-augmented samples resized to the model input: (float32 C x height x width normalised RGB(D), int64 mask).
+
+    Resized uint8 samples are kept when the split is in memory (a quarter of
+    the bytes of normalised floats), normalised when read.
+    """
 
     def __init__(self, split: LoadedSplit, data: DataConfig):
+        self.split, self.data = split, data
+        self.items = [self._resized(i) for i in range(len(split.images))] if split.in_memory else None
+
+    def _resized(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
-        self.items = []
-        for image, mask in zip(split.images, split.masks):
-            if image.shape[:2] != (data.height, data.width):
-                image = cv2.resize(image, (data.width, data.height), interpolation=cv2.INTER_LINEAR)
-                mask = cv2.resize(mask, (data.width, data.height), interpolation=cv2.INTER_NEAREST)
-            self.items.append((normalize_image(image, data.mean, data.std), mask.astype(np.int64)))
+        image, mask = self.split.images[index], self.split.masks[index]
+        if image.shape[:2] != (self.data.height, self.data.width):
+            image = cv2.resize(image, (self.data.width, self.data.height), interpolation=cv2.INTER_LINEAR)
+            mask = cv2.resize(mask, (self.data.width, self.data.height), interpolation=cv2.INTER_NEAREST)
+        return image, mask
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.split.images)
 
     def __getitem__(self, index: int):
-        x, y = self.items[index]
-        return torch.from_numpy(x), torch.from_numpy(y)
+        image, mask = self.items[index] if self.items is not None else self._resized(index)
+        return torch.from_numpy(normalize_image(image, self.data.mean, self.data.std)), \
+            torch.from_numpy(mask.astype(np.int64))
 
 
 def class_weights(masks: list[np.ndarray], num_classes: int, method: str) -> np.ndarray | None:
