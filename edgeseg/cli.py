@@ -117,8 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="TOML config, e.g. configs/camvid_enet.toml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (dots for nested keys: data.root=PATH); repeatable")
-    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, metrics.jsonl, tb/")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--out", required=True,
+                   help="run folder, created if its parent exists: best.pt, last.pt, metrics.jsonl, config.json, tb/")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last.pt, with the config recorded in its config.json")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="with --resume: accept a config that differs from the recorded one (recorded as a change)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="stop after N epochs of this invocation (resume later with --resume)")
@@ -166,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("build", _build, "build a TensorRT engine (or the cpu target's optimised ONNX) for a target, with a .json sidecar")
     p.add_argument("onnx", help="the ONNX from 'edgeseg export' (its precision is already decided)")
     p.add_argument("--target", required=True, help="a target from 'edgeseg targets', or auto (detect this machine)")
-    p.add_argument("-o", "--out", help="output folder (default: the ONNX's folder)")
+    p.add_argument("-o", "--out", metavar="FOLDER",
+                   help="output folder, created if its parent exists (default: the ONNX's folder); "
+                        "the artifact inside is named MODEL.TARGET.onnx or .engine")
     p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
     p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
 
@@ -264,7 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     set_quiet(args.quiet)
     try:
+        from .command_checks import check_command
+
+        check_command(args)  # numbers in range, no output over an input: before any work
         return args.handler(args)
+    except BrokenPipeError:
+        # `edgeseg info X | head` closed our stdout: not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
     except ModuleNotFoundError as exc:
         if exc.name != "cv2" or args.debug:
             raise

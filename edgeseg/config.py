@@ -3,13 +3,16 @@
 A config is a tree of dataclasses. :func:`load_config` reads the TOML file,
 applies overrides (dotted keys, values parsed as TOML literals, so
 ``--set epochs=3`` is an int and ``--set data.root=/x`` a string), and builds
-the dataclass tree. An unknown key or a value of the wrong type is an
-:class:`~edgeseg.errors.EdgesegError` that names the key and the valid ones.
+the dataclass tree. An unknown key, a value of the wrong type, or a number outside the range a
+dataclass declares in its ``FIELD_RANGES`` (``{field name: Range}``, see
+:mod:`edgeseg.ranges`; NaN and infinities are never accepted) is an
+:class:`~edgeseg.errors.EdgesegError` that names the key and what is valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -103,6 +106,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise EdgesegError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # TOML reads nan and inf as floats; no setting means either
+            raise EdgesegError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -119,6 +124,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {where}")
 
 
+def _check_range(allowed: Any, value: Any, where: str) -> None:
+    """A number, or each number of a list, within ``allowed`` (an :class:`edgeseg.ranges.Range`)."""
+    for i, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
+        allowed.check(item, where if i is None else f"{where}[{i}]")
+
+
 def build_dataclass(cls: type[T], data: Any, where: str = "config") -> T:
     """Build dataclass ``cls`` from a nested dict, checking keys and types."""
     if not isinstance(data, dict):
@@ -132,9 +143,12 @@ def build_dataclass(cls: type[T], data: Any, where: str = "config") -> T:
             f"{where}: unknown key '{prefix}{unknown[0]}'; valid keys here: {', '.join(valid)}"
         )
     values = {}
+    ranges = getattr(cls, "FIELD_RANGES", {})
     for name, value in data.items():
         key = name if where == "config" else f"{where}.{name}"
         values[name] = _coerce(value, hints[name], key)
+        if name in ranges:
+            _check_range(ranges[name], values[name], key)
     try:
         return cls(**values)
     except TypeError as exc:

@@ -8,6 +8,7 @@ import argparse
 def run_export(args: argparse.Namespace) -> int:
     from .onnx_from_torch import export_checkpoint
 
+    _refuse_non_finite_weights(args.checkpoint)
     if _checkpoint_task(args.checkpoint) == "proposals":
         return _run_proposals_export(args)
     if args.batch is None:
@@ -48,6 +49,18 @@ def run_quantize(args: argparse.Namespace) -> int:
         print(f"accuracy gate passed (max drop {result.gate.max_drop:g} points): {result.gate.comparison.describe()}")
     return 0
 
+
+
+def _refuse_non_finite_weights(path: str) -> None:
+    """A checkpoint with NaN or infinite weights (a diverged run) would export a model that outputs garbage."""
+    from edgeseg.errors import EdgesegError
+    from edgeseg.train.checkpoint import load_checkpoint
+    from edgeseg.train.divergence import first_non_finite
+
+    bad = first_non_finite(load_checkpoint(path)["model"])
+    if bad is not None:
+        raise EdgesegError(f"{path}: {bad[1]} weight value(s) of {bad[0]} are NaN or infinite (a diverged training "
+                           "run?); export a checkpoint of an epoch before the divergence, or retrain with a lower lr")
 
 
 def _checkpoint_task(path: str) -> str:

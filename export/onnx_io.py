@@ -7,6 +7,7 @@ never leaves a file under the final name.
 
 from __future__ import annotations
 
+import logging
 import os
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -15,6 +16,8 @@ from edgeseg import __version__
 from edgeseg.atomic import atomic_path
 from edgeseg.errors import EdgesegError, require
 from edgeseg.metadata import ONNX_METADATA_KEY, ModelMetadata
+
+log = logging.getLogger("edgeseg.export")
 
 
 def tool_versions(*packages: str) -> dict[str, str]:
@@ -45,7 +48,32 @@ def load_onnx(path: str | os.PathLike):
         ) from None
     if not model.graph.node:
         raise EdgesegError(f"{path} is not an ONNX model (no graph nodes); pass a file written by 'edgeseg export'")
+    dedupe_opset_imports(model, str(path))
     return model
+
+
+def dedupe_opset_imports(model, source: str) -> None:
+    """One opset import per domain: a domain listed twice with one version is merged, with two versions refused.
+
+    Some tools write the default domain twice (``""`` and ``"ai.onnx"``, or ``""``
+    twice); onnxruntime's quantizer then finds no "proper ai.onnx domain" and fails.
+    """
+    versions: dict[str, set[int]] = {}
+    for opset in model.opset_import:
+        domain = "" if opset.domain in ("", "ai.onnx") else opset.domain
+        versions.setdefault(domain, set()).add(opset.version)
+    if len(versions) == len(model.opset_import):
+        return
+    clash = {d or "ai.onnx": sorted(v) for d, v in versions.items() if len(v) > 1}
+    if clash:
+        raise EdgesegError(f"{source} imports the same opset domain with different versions {clash}; "
+                           "re-export it with one opset (edgeseg export --opset N)")
+    log.warning("%s lists an opset domain more than once; merged to one import each", source)
+    merged = [(d, v.pop()) for d, v in versions.items()]
+    del model.opset_import[:]
+    for domain, version in merged:
+        entry = model.opset_import.add()
+        entry.domain, entry.version = domain, version
 
 
 def read_metadata(model, source: str) -> ModelMetadata:

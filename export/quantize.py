@@ -16,6 +16,7 @@ from edgeseg.atomic import atomic_path
 from edgeseg.errors import EdgesegError, require
 from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ModelMetadata
+from edgeseg.paths import Named, check_outputs
 
 from .gate import GateResult, miou_gate
 from .onnx_io import check_model, load_onnx, read_metadata, set_metadata, tool_versions
@@ -72,10 +73,8 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
     if precision not in VARIANT_PRECISIONS:
         raise EdgesegError(f"--precision must be one of {', '.join(VARIANT_PRECISIONS)}, got {precision!r}")
     output = Path(output) if output else default_output(source, precision)
-    if not output.parent.is_dir():
-        raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
-    if output.resolve() == source.resolve():
-        raise EdgesegError(f"output {output} would overwrite the source model; choose another -o")
+    # Also for the default name (MODEL.<precision>.onnx), which the command line's check cannot see.
+    check_outputs([Named("model", str(source))], [Named("-o", str(output))])
     model = load_onnx(source)
     meta = read_metadata(model, str(source))
     if meta.task != "semantic":

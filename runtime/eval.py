@@ -77,7 +77,7 @@ def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: st
         samples = samples[:limit]
     lut = palette_lut(meta.palette)
     if overlay_dir is not None:
-        Path(overlay_dir).mkdir(parents=True, exist_ok=True)
+        Path(overlay_dir).mkdir(exist_ok=True)  # the folder, not its parents: those must exist (edgeseg.paths)
     cm = np.zeros((meta.num_classes, meta.num_classes), np.int64)
     predictions = [] if keep_predictions else None
     started = time.perf_counter()

@@ -154,11 +154,8 @@ def run_video(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg run``."""
     if not getattr(args, "status_every", 0) >= 0:  # also refuses NaN
         raise EdgesegError(f"--status-every {args.status_every} must be >= 0 seconds (0: no status lines)")
-    if args.max_frames < 0:
-        raise EdgesegError(f"--max-frames {args.max_frames} must be >= 0 (0: all frames)")
-    if args.stats and not Path(args.stats).resolve().parent.is_dir():
-        # Checked now, not after a long run whose summary would then be lost.
-        raise EdgesegError(f"--stats {args.stats}: folder {Path(args.stats).resolve().parent} does not exist; create it first")
+    # --max-frames, --stats and the sinks were checked by edgeseg.command_checks before this ran
+    # (a range, and no output over an input or in a missing folder), not after a long run.
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     check_backend_flags(args.artifact, args.backend, providers, args.threads)
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:

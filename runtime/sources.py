@@ -39,6 +39,7 @@ import numpy as np
 
 from edgeseg.datasets import IMAGE_SUFFIXES
 from edgeseg.errors import EdgesegError
+from edgeseg.paths import local_path  # noqa: F401  (re-exported: run and bench import it from here)
 
 log = logging.getLogger("edgeseg.sources")
 
@@ -375,17 +376,6 @@ def open_path(uri: str, target: str, *, live: bool) -> Source:
 def _is_number(text: str) -> bool:
     """ASCII digits only: str.isdigit() also accepts '²' and other digits int() refuses."""
     return text.isascii() and text.isdigit()
-
-
-def local_path(uri: str) -> str | None:
-    """The file-system path a source URI names (a bare path or ``file://PATH``), or None for a
-    camera (index, ``/dev/video*``), a network stream or a GStreamer pipeline."""
-    uri = str(uri).strip()
-    if uri.startswith("gst:") or _is_number(uri) or uri.startswith("/dev/video"):
-        return None
-    if "://" not in uri:
-        return uri
-    return uri[len("file://"):] if uri.lower().startswith("file://") else None
 
 
 def open_source(uri: str, *, live: bool = False) -> Source:

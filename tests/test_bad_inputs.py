@@ -5,7 +5,9 @@ through :func:`edgeseg.cli.main` (in-process: an exception other than
 :class:`EdgesegError` would escape ``main`` and fail the test, which is what a
 traceback on the terminal would be), and asserts: a non-zero exit code equal
 to the case's, the expected message on stderr (what, where and how to fix),
-no "Traceback" on stderr, and no file under the final output names.
+no "Traceback" on stderr, no file under the final output names, and every
+input byte-identical afterwards (sha256 of every file under ``tmp_path`` and
+of the repository files the cases read, before and after the command).
 ``test_debug_shows_a_traceback`` runs real subprocesses for the terminal view.
 
 Real parts everywhere (onnxruntime, OpenCV/FFmpeg, torch.load, real files); the
@@ -376,6 +378,237 @@ CASES: list[Case] = [
 ]
 
 
+# ----- issue 13: nothing lost (outputs over inputs, values, output folders, resume, divergence) -----
+
+def _copy(env: Env, source: Path, name: str) -> str:
+    return env.write(name, source.read_bytes())
+
+
+def _link(env: Env, target: str, name: str, *, hard: bool = False) -> str:
+    (os.link if hard else os.symlink)(target, env.p(name))
+    return env.p(name)
+
+
+def _tiny_sets(**extra) -> list[str]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import tiny_train_overrides
+
+    return sum((["--set", o] for o in tiny_train_overrides(**extra)), [])
+
+
+def _recorded_run(env: Env) -> str:
+    """A run folder as 'edgeseg train' leaves it after one epoch of 5 (config.json of the tiny config, a last.pt),
+    made without training: --resume checks the config before it trains."""
+    import json
+
+    from edgeseg.config import config_to_dict, load_config
+    from edgeseg.train.config import TrainConfig
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import tiny_train_overrides
+
+    run = env.tmp / "run"
+    run.mkdir()
+    cfg = load_config(CONFIG, TrainConfig, tiny_train_overrides(epochs=5))
+    (run / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+    (run / "last.pt").write_bytes(CHECKPOINT.read_bytes())  # epoch 1 < 5: not finished
+    return str(run)
+
+
+def _resume(env: Env, *sets: str, **extra) -> list[str]:
+    run = _recorded_run(env)
+    return ["train", str(CONFIG), *_tiny_sets(epochs=5, **extra), *sets, "--out", run, "--resume", "--no-progress"]
+
+
+def _resume_without_config(env: Env) -> list[str]:
+    argv = _resume(env)
+    (env.tmp / "run" / "config.json").unlink()
+    return argv
+
+
+def _mkdir(env: Env, name: str) -> str:
+    (env.tmp / name).mkdir()
+    return env.p(name)
+
+
+def _train_into_the_data(env: Env) -> list[str]:
+    _dataset(env)
+    return [*_train(env), *_tiny_sets(), "--set", f'data.root="{env.tmp / "data"}"', "--out", env.p("data")]
+
+
+def _diverging_run(env: Env) -> list[str]:
+    """Train 1 epoch of 2 for real (a few seconds), then resume it with lr 1e30."""
+    from edgeseg.cli import main
+
+    run = env.p("run")
+    assert main(["train", str(CONFIG), *_tiny_sets(epochs=2), "--out", run, "--stop-after", "1", "--no-progress"]) == 0
+    return ["train", str(CONFIG), *_tiny_sets(epochs=2, lr=1e30), "--out", run, "--resume", "--allow-changes",
+            "--no-progress"]
+
+
+def _non_finite_checkpoint(env: Env) -> list[str]:
+    import torch
+
+    ckpt = torch.load(CHECKPOINT, weights_only=True)
+    name = next(k for k, v in ckpt["model"].items() if v.is_floating_point() and k.endswith("weight"))
+    ckpt["model"][name].view(-1)[0] = float("inf")
+    torch.save(ckpt, env.p("diverged.pt"))
+    return _export(env, env.p("diverged.pt"))
+
+
+def _onnx_two_default_opsets(env: Env) -> list[str]:
+    import onnx
+
+    path = env.onnx()
+    model = onnx.load(path)
+    model.opset_import.append(onnx.helper.make_opsetid("ai.onnx", 13))
+    onnx.save(model, path)
+    return ["quantize", path, "--precision", "fp16", "-o", env.p("fp16.onnx")]
+
+
+def _bench(env: Env, *flags: str) -> list[str]:
+    return ["bench", env.onnx(), "--min-iters", "1", "--min-time-s", "0", "--warmup-s", "0", *flags]
+
+
+NOTHING_LOST: list[Case] = [
+    # outputs that are an input (the issue's two data-loss cases first)
+    Case("overwrite_sink_is_the_source", "run --sink naming the --source video (the issue's 40-frame clip)", "run",
+         lambda e: _run_argv(e, e.onnx(), _copy(e, VIDEO, "clip.mp4"), "clip.mp4"),
+         "--sink {tmp}/clip.mp4 is the same file as --source {tmp}/clip.mp4: writing it would destroy the input"),
+    Case("overwrite_export_output_is_the_checkpoint", "export -o naming the checkpoint it reads", "export",
+         lambda e: ["export", _copy(e, CHECKPOINT, "ck.pt"), "-o", e.p("ck.pt")],
+         "-o {tmp}/ck.pt is the same file as checkpoint {tmp}/ck.pt: writing it would destroy the input"),
+    Case("overwrite_sink_symlink_to_source", "run --sink that is a symbolic link to the --source video", "run",
+         lambda e: _run_argv(e, e.onnx(), _copy(e, VIDEO, "clip.mp4"), _link(e, e.p("clip.mp4"), "link.mp4")),
+         "--sink {tmp}/link.mp4 is the same file as --source {tmp}/clip.mp4 (through a symbolic link)"),
+    Case("overwrite_export_output_hard_link", "export -o naming a hard link of the checkpoint", "export",
+         lambda e: ["export", _copy(e, CHECKPOINT, "ck.pt"), "-o", _link(e, e.p("ck.pt"), "same.pt", hard=True)],
+         "-o {tmp}/same.pt is the same file as checkpoint {tmp}/ck.pt (a hard link to it)"),
+    Case("overwrite_quantize_dotdot_spelling", "quantize -o spelled sub/../model.onnx for its own model", "quantize --precision fp16",
+         lambda e: ["quantize", e.onnx(), "--precision", "fp16", "-o", _mkdir(e, "sub") + "/../model.onnx"],
+         "-o {tmp}/sub/../model.onnx is the same file as model {tmp}/model.onnx"),
+    Case("overwrite_eval_json_is_the_model", "eval --json naming the model it scores", "eval",
+         lambda e: [*_dataset(e)[:-2], "--json", e.p("model.onnx")],
+         "--json {tmp}/model.onnx is the same file as artifact {tmp}/model.onnx"),
+    Case("overwrite_eval_overlays_into_the_data", "eval --overlay-dir inside the data set (overlays would replace its images)",
+         "eval", lambda e: [*_dataset(e), "--overlay-dir", e.p("data/images/val")],
+         "--overlay-dir {tmp}/data/images/val is inside --data {tmp}/data, which this command reads"),
+    Case("overwrite_compare_json_is_model_b", "compare --json naming artifact B", "compare",
+         lambda e: ["compare", e.onnx("a.onnx"), e.onnx("b.onnx", seed=1), "--data", str(ROOT / "samples" / "camvid"),
+                    "--json", e.p("b.onnx")], "--json {tmp}/b.onnx is the same file as b {tmp}/b.onnx"),
+    Case("overwrite_bench_baseline_is_the_check", "bench --save-baseline naming the --check baseline it compares with",
+         "bench", lambda e: _bench(e, "--check", e.write("base.json", b"{}"), "--save-baseline", e.p("base.json")),
+         "--save-baseline {tmp}/base.json is the same file as --check {tmp}/base.json"),
+    Case("overwrite_run_stats_is_the_sidecar", "run --stats naming the cpu artifact's .json sidecar (found while testing)",
+         "run", lambda e: [*_cpu_artifact(e, lambda p: None), "--stats", e.p("built/model.cpu.onnx.json")],
+         "--stats {tmp}/built/model.cpu.onnx.json is the same file as artifact's sidecar"),
+    Case("overwrite_train_out_is_the_data", "train --out naming the data set's folder", "train",
+         _train_into_the_data,
+         "--out {tmp}/data is the same folder as data.root {tmp}/data"),
+    Case("outputs_collide_two_sinks", "run with the same --sink twice (the second would replace the first)", "run",
+         lambda e: [*_run_argv(e, e.onnx()), "--sink", e.p("out.mp4")],
+         "--sink {tmp}/out.mp4 and --sink {tmp}/out.mp4 name the same file", absent=("out.mp4",)),
+    Case("outputs_collide_bench_json_and_plot", "bench --json and --plot naming one file", "bench",
+         lambda e: _bench(e, "--json", e.p("r.png"), "--plot", e.p("r.png")),
+         "--json {tmp}/r.png and --plot {tmp}/r.png name the same file", absent=("r.png",)),
+    # output folders: the parent of every output must exist (never created); build -o is a folder
+    Case("output_folder_missing_export", "export -o in a folder that does not exist", "export",
+         lambda e: ["export", str(CHECKPOINT), "-o", e.p("nope/out.onnx")],
+         "-o {tmp}/nope/out.onnx: folder {tmp}/nope does not exist; create it first", absent=("nope",)),
+    Case("output_folder_missing_build", "build -o whose parent folder does not exist", "build --target cpu",
+         lambda e: ["build", e.onnx(), "--target", "cpu", "-o", e.p("a/b")],
+         "-o {tmp}/a/b: folder {tmp}/a does not exist; create it first", absent=("a",)),
+    Case("output_folder_missing_train", "train --out whose parent folder does not exist", "train",
+         lambda e: [*_train(e), "--out", e.p("runs/x")], "--out {tmp}/runs/x: folder {tmp}/runs does not exist",
+         absent=("runs",)),
+    Case("output_folder_missing_bench_json", "bench --json in a folder that does not exist", "bench",
+         lambda e: _bench(e, "--json", e.p("nope/r.json")), "--json {tmp}/nope/r.json: folder {tmp}/nope does not exist",
+         absent=("nope",)),
+    Case("build_out_names_a_file", "build -o model.onnx (a file name; -o is the output folder)", "build --target cpu",
+         lambda e: ["build", e.onnx(), "--target", "cpu", "-o", e.p("out.onnx")],
+         "build -o names the output folder (the artifact is MODEL.TARGET.onnx or MODEL.TARGET.engine inside it",
+         absent=("out.onnx",)),
+    Case("build_out_is_an_existing_file", "build -o naming an existing file", "build --target cpu",
+         lambda e: ["build", e.onnx(), "--target", "cpu", "-o", e.write("notes.txt", b"x")],
+         "-o {tmp}/notes.txt is a file, but -o names a folder"),
+    # values: type, finiteness and range where they enter
+    Case("config_lr_nan", "learning rate NaN (--set lr=nan)", "train",
+         lambda e: _train(e, "lr=nan"), "--set: lr: expected a finite number, got nan", absent=("run",)),
+    Case("config_lr_not_positive", "learning rate 0", "train",
+         lambda e: _train(e, "lr=0"), "--set: lr: expected a finite number > 0, got 0", absent=("run",)),
+    Case("config_epochs_zero", "epochs = 0", "train",
+         lambda e: _train(e, "epochs=0"), "--set: epochs: expected an integer >= 1, got 0", absent=("run",)),
+    Case("config_crop_too_large", "augment.crop_height = 100000 (a frame that cannot fit in memory)", "train",
+         lambda e: _train(e, "augment.crop_height=100000"),
+         "--set: augment.crop_height: expected an integer from 1 to 16384, got 100000", absent=("run",)),
+    Case("config_batch_exceeds_memory", "batch_size = 1000000 of 360 x 480 crops (refused before reading any data)",
+         "train", lambda e: _train(e, "batch_size=1000000"),
+         "batch_size x augment.crop_height x augment.crop_width: 1000000 x 360 x 480 x 3 float32 inputs take",
+         absent=("run",)),
+    Case("config_list_entry_inf", "data.std with an infinite entry", "train",
+         lambda e: _train(e, "data.std=[1.0, inf, 1.0]"), "--set: data.std[1]: expected a finite number, got inf",
+         absent=("run",)),
+    Case("config_file_negative_batch", "TOML config file with batch_size = -4", "train",
+         lambda e: ["train", e.write("bad.toml", CONFIG.read_bytes().replace(b"batch_size = ", b"batch_size = -4 #")),
+                    "--out", e.p("run")], "{tmp}/bad.toml: batch_size: expected an integer >= 1, got -4", absent=("run",)),
+    Case("flag_alpha_nan", "run --alpha nan", "run",
+         lambda e: [*_run_argv(e, e.onnx()), "--alpha", "nan"], "--alpha: expected a number from 0 to 1, got nan",
+         absent=("out.mp4",)),
+    Case("flag_max_frames_negative", "run --max-frames -1", "run",
+         lambda e: [*_run_argv(e, e.onnx())[:-1], "-1"], "--max-frames: expected an integer >= 0, got -1",
+         absent=("out.mp4",)),
+    Case("flag_score_threshold_above_one", "run --score-threshold 1.5", "run",
+         lambda e: [*_run_argv(e, e.onnx()), "--score-threshold", "1.5"],
+         "--score-threshold: expected a number from 0 to 1, got 1.5", absent=("out.mp4",)),
+    Case("flag_bench_confidence_one", "bench --confidence 1 (an interval of 100 %)", "bench",
+         lambda e: _bench(e, "--confidence", "1", "--json", e.p("r.json")),
+         "--confidence: expected a finite number > 0 and < 1, got 1.0", absent=("r.json",)),
+    Case("flag_bench_warmup_inf", "bench --warmup-s inf", "bench",
+         lambda e: _bench(e, "--warmup-s", "inf"), "--warmup-s: expected a finite number >= 0, got inf"),
+    Case("flag_export_height_huge", "export --height 100000", "export",
+         lambda e: [*_export(e, str(CHECKPOINT)), "--height", "100000"],
+         "--height: expected an integer from 1 to 16384, got 100000", absent=("out.onnx",)),
+    Case("flag_export_frames_exceed_memory", "export --batch 4096 at 16384 x 16384 (terabytes; refused before allocating)",
+         "export", lambda e: [*_export(e, str(CHECKPOINT)), "--height", "16384", "--width", "16384", "--batch", "4096"],
+         "--height x --width: 4096 x 16384 x 16384 x 4 float32 inputs take", absent=("out.onnx",)),
+    Case("flag_quantize_drop_nan", "quantize --max-miou-drop nan (a gate that nothing passes or fails)",
+         "quantize --precision fp16",
+         lambda e: ["quantize", e.onnx(), "--precision", "fp16", "-o", e.p("fp16.onnx"), "--max-miou-drop", "nan"],
+         "--max-miou-drop: expected a number from -100 to 100, got nan", absent=("fp16.onnx",)),
+    Case("flag_stop_after_zero", "train --stop-after 0", "train",
+         lambda e: [*_train(e), "--stop-after", "0"], "--stop-after: expected an integer >= 1, got 0", absent=("run",)),
+    # resume: the recorded run, or an explicit change
+    Case("resume_changed_crop", "--resume with a different augment.crop_height than the run recorded", "train --resume",
+         lambda e: _resume(e, "--set", "augment.crop_height=64"),
+         "augment.crop_height: 96 (recorded) -> 64 (now). Resume with the recorded values"),
+    Case("resume_changed_data_root", "--resume with another data.root than the run recorded", "train --resume",
+         lambda e: _resume(e, "--set", f'data.root="{_mkdir(e, "other")}"'),
+         "but this command asks for a different run: data.root: "),
+    Case("resume_without_config_json", "--resume of a run folder whose config.json was deleted", "train --resume",
+         _resume_without_config,
+         "config.json does not exist, so the run's config is unknown"),
+    Case("allow_changes_without_resume", "--allow-changes on a new run", "train",
+         lambda e: [*_train(e), "--allow-changes"], "--allow-changes is for --resume", absent=("run",)),
+    # divergence and non-finite weights
+    Case("training_diverges", "training resumed with lr 1e30: the loss becomes NaN in epoch 2", "train --resume",
+         _diverging_run, "training diverged at epoch 2, step ", code=4),
+    Case("checkpoint_weights_not_finite", "checkpoint with an infinite weight (a diverged run)", "export",
+         _non_finite_checkpoint, "weight value(s) of", absent=("out.onnx",)),
+    Case("onnx_opset_domain_twice", "ONNX importing the default domain twice, as opset 17 and 13", "quantize --precision fp16",
+         _onnx_two_default_opsets, "imports the same opset domain with different versions {{'ai.onnx': [13, 17]}}",
+         absent=("fp16.onnx",)),
+]
+CASES += NOTHING_LOST
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` and of the repository files the cases read."""
+    import hashlib
+
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()] + [VIDEO, CHECKPOINT, CONFIG]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
 def _write_after(argv: list[str], path: Path, data: bytes) -> list[str]:
     path.write_bytes(data)
     return argv
@@ -387,9 +620,13 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, capsys):
 
     env = Env(tmp_path, monkeypatch)
     argv = case.make(env)
+    before = _hashes(tmp_path)
     capsys.readouterr()
     code = main(argv)
     err = capsys.readouterr().err
+    after = _hashes(tmp_path)
+    changed = [name for name, digest in before.items() if after.get(name) != digest]
+    assert not changed, f"input files changed or removed: {changed}"
     assert code == case.code, err
     assert case.message.format(tmp=tmp_path) in err, err
     assert "Traceback" not in err

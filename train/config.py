@@ -8,7 +8,12 @@ any key, nested ones with dots (``--set data.root=/data/camvid``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from edgeseg.ranges import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, SIDE, Range
+
+# Each table's FIELD_RANGES: the allowed range of its numeric keys, checked by
+# edgeseg.config.build_dataclass for the TOML file and every --set (lists: each entry).
 
 
 @dataclass
@@ -65,6 +70,10 @@ class DataConfig:
     mean: list[float] = field(default_factory=lambda: [105.0, 108.0, 110.0])
     std: list[float] = field(default_factory=lambda: [78.0, 79.0, 78.0])
 
+    FIELD_RANGES: ClassVar[dict[str, Range]] = {
+        "height": SIDE, "width": SIDE, "depth_scale": POSITIVE, "mean": Range(0, 255), "std": POSITIVE,
+    }
+
 
 @dataclass
 class AugmentConfig:
@@ -85,6 +94,11 @@ class AugmentConfig:
     saturation: float = 0.25
     hue_degrees: float = 5.0
     fast: bool = True
+
+    FIELD_RANGES: ClassVar[dict[str, Range]] = {
+        "scale_min": POSITIVE, "scale_max": POSITIVE, "crop_height": SIDE, "crop_width": SIDE,
+        "brightness": FRACTION, "contrast": FRACTION, "saturation": FRACTION, "hue_degrees": Range(0, 180),
+    }
 
 
 @dataclass
@@ -145,3 +159,12 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    FIELD_RANGES: ClassVar[dict[str, Range]] = {
+        "epochs": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE,
+        "lr": Range(0, low_open=True, hint="a learning rate is a positive number, e.g. 2e-3"),
+        "weight_decay": NON_NEGATIVE, "momentum": Range(0, 1, high_open=True), "warmup_epochs": NON_NEGATIVE,
+        "poly_power": NON_NEGATIVE, "seed": NON_NEGATIVE, "max_train_images": NON_NEGATIVE,
+        "max_val_images": NON_NEGATIVE, "num_workers": NON_NEGATIVE, "threads": NON_NEGATIVE, "val_every": AT_LEAST_ONE,
+        "interop_threads": NON_NEGATIVE, "prefetch_batches": NON_NEGATIVE,
+    }

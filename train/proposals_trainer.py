@@ -47,7 +47,9 @@ from .config import TrainConfig
 from .data.datasets import dataset_info, load_split
 from .data.instances import Instance, instances_from_semantic, read_coco_instances
 from .data.proposal_patches import ProposalPatches
+from .divergence import TrainingDiverged, diverged_message
 from .models import build_model, get_entry
+from .resume import apply_config_to_optimizer, write_run_config
 
 log = logging.getLogger("edgeseg.train")
 
@@ -135,7 +137,7 @@ def _factory_params(factory) -> set[str]:
 
 
 def train_proposals(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-                    stop_after: int | None = None) -> dict[str, Any]:
+                    stop_after: int | None = None, config_changes: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """Train a proposal model; same contract as :func:`edgeseg.train.trainer.train`."""
     from .trainer import _progress, lr_factor, pick_device
 
@@ -176,12 +178,15 @@ def train_proposals(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = Fal
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        apply_config_to_optimizer(optimizer, scheduler, cfg)  # an lr accepted by --allow-changes takes effect
         torch.set_rng_state(state["torch_rng"])
         start_epoch, best, global_step = state["epoch"], state["best_miou"], state["global_step"]
     metrics_path = out / "metrics.jsonl"
     lines = [line for line in (metrics_path.read_text(encoding="utf-8").splitlines() if metrics_path.exists() else [])
              if line.strip() and json.loads(line)["epoch"] <= start_epoch]
-    atomic_write_text(out / "config.json", json.dumps(config_to_dict(cfg), indent=2))
+    if not config_changes:  # a changed config is recorded once its first epoch is saved
+        write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=None)
+    last_finite: float | None = None
 
     record: dict[str, Any] = {}
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
@@ -192,9 +197,14 @@ def train_proposals(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = Fal
         loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, num_workers=cfg.num_workers,
                             generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
         total, seen = 0.0, 0
-        for x, target, labels in _progress(loader, progress, f"epoch {epoch + 1}/{cfg.epochs}"):
+        for step, (x, target, labels) in enumerate(_progress(loader, progress, f"epoch {epoch + 1}/{cfg.epochs}"), 1):
             mask_logits, score_logits = model(x.to(device))
             loss = proposal_loss(mask_logits, score_logits, target.to(device), labels.to(device))
+            if not math.isfinite(float(loss.detach())):
+                raise TrainingDiverged(diverged_message(
+                    what=f"the loss is {float(loss.detach())}", epoch=epoch + 1, step=step, global_step=global_step + 1,
+                    last_finite=last_finite, lr=cfg.lr, out=out, completed=epoch))
+            last_finite = float(loss.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -203,6 +213,8 @@ def train_proposals(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = Fal
             total += float(loss.detach()) * len(x)
             seen += len(x)
         record = {"epoch": epoch + 1, "loss": total / max(1, seen), "lr": optimizer.param_groups[0]["lr"]}
+        if config_changes and epoch == start_epoch:
+            record["config_changes"] = config_changes
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
             record.update(evaluate_proposals(model, val_set, device))
         record["seconds"] = time.perf_counter() - started
@@ -221,6 +233,8 @@ def train_proposals(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = Fal
                                     "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
         lines.append(json.dumps(record))
         atomic_write_text(metrics_path, "\n".join(lines) + "\n")
+        if config_changes and epoch == start_epoch:
+            write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=config_changes)
         log.info("epoch %d: loss %.4f val mask IoU %s (%.0f s)", epoch + 1, record["loss"],
                  f"{record['val_mask_iou']:.4f}" if "val_mask_iou" in record else "-", record["seconds"])
     return record

@@ -41,7 +41,9 @@ from .data.batches import model_input
 from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
 from .data.prefetch import Prefetcher
 from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, barrier, init_from_env, shutdown
+from .divergence import TrainingDiverged, diverged_message, first_non_finite
 from .models import build_model, get_entry
+from .resume import apply_config_to_optimizer, write_run_config
 from .speed import apply_threads, compiled, plan_speed, use_compile_cache
 
 log = logging.getLogger("edgeseg.train")
@@ -122,7 +124,7 @@ def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
           stop_after: int | None = None, qat_from: str | Path | None = None,
-          qat_calib: str | Path | None = None) -> dict[str, Any]:
+          qat_calib: str | Path | None = None, config_changes: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """Train ``cfg`` into ``out_dir``; returns the last epoch's metrics.
 
     With ``resume``, continues from ``out_dir/last.pt``: same epoch count,
@@ -132,6 +134,11 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     resumable), for training in slices of a longer schedule.
     ``qat_from`` fine-tunes that checkpoint with fake INT8 quantization
     (:mod:`edgeseg.train.qat`), calibrated on ``qat_calib``.
+    ``config_changes`` (``{key: [old, new]}``, from :mod:`.resume`) are the
+    changes accepted with ``--resume --allow-changes``; they are recorded in
+    config.json and the first metrics line of this call.
+    A NaN or infinite loss (or weights) raises :class:`.divergence.TrainingDiverged`
+    before anything of that epoch is saved.
 
     Under torchrun (WORLD_SIZE > 1) this runs data-parallel: ``batch_size``
     is the global batch, metrics are reduced over ranks, and only rank 0
@@ -146,7 +153,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             raise EdgesegError("--qat-from supports semantic segmentation models only, not proposal models")
         from .proposals_trainer import train_proposals
 
-        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after)
+        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after,
+                               config_changes=config_changes)
     _input_channels(cfg)
     out = Path(out_dir)
     last_path = out / "last.pt"
@@ -231,17 +239,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        apply_config_to_optimizer(optimizer, scheduler, cfg)  # an lr accepted by --allow-changes takes effect
         start_epoch, best_miou, global_step = state["epoch"], state["best_miou"], state["global_step"]
         log.info("resuming %s at epoch %d of %d", out, start_epoch + 1, cfg.epochs)
     metrics_path = out / "metrics.jsonl"
     metric_lines = _read_metrics(metrics_path, start_epoch) if ctx.is_main else []
-    if ctx.is_main:
-        atomic_write_text(out / "config.json", json.dumps(config_to_dict(cfg), indent=2))
+    if ctx.is_main and not config_changes:  # a changed config is recorded once its first epoch is saved
+        write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=None)
     writer = _tensorboard_writer(out / "tb") if ctx.is_main else None
     val_shard = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
 
     record: dict[str, Any] = {}
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
+    last_finite: float | None = None
     for epoch in range(start_epoch, end_epoch):
         started = time.perf_counter()
         # Dropout draws from torch's global RNG: seed it per epoch and rank so a
@@ -258,8 +268,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
                             generator=torch.Generator().manual_seed(cfg.seed + epoch))
         batches = _progress(Prefetcher(loader, speed.prefetch_batches), progress, f"epoch {epoch + 1}/{cfg.epochs}")
-        total_loss, seen, local_seen = 0.0, 0, 0
-        for images, y in batches:
+        total_loss, seen, local_seen, step = 0.0, 0, 0, 0
+        for step, (images, y) in enumerate(batches, 1):
             x = model_input(images.to(device, non_blocking=True), cfg.data.mean, cfg.data.std, speed.channels_last)
             y = y.to(device, non_blocking=True).long()
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -269,6 +279,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             # Normalise by the weight of the whole global batch, so the gradient equals
             # a single process's on that batch (DDP averages over ranks, hence * world).
             global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
+            if not math.isfinite(global_sum):  # every rank sees the same sum: all stop, before the step
+                raise TrainingDiverged(diverged_message(
+                    what=f"the loss is {global_sum}", epoch=epoch + 1, step=step, global_step=global_step + 1,
+                    last_finite=last_finite, lr=cfg.lr, out=out, completed=epoch))
             loss = local_sum / max(global_norm, 1e-12) * ctx.world_size
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -276,13 +290,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
             scaler.update()
             scheduler.step()
             global_step += 1
-            batch_loss = global_sum / max(global_norm, 1e-12)
+            batch_loss = last_finite = global_sum / max(global_norm, 1e-12)
             total_loss += batch_loss * len(x) * ctx.world_size
             seen += len(x) * ctx.world_size
             local_seen += len(x)
             if hasattr(batches, "set_postfix"):
                 batches.set_postfix(loss=f"{batch_loss:.3f}")
         train_loss = total_loss / max(1, seen)
+        bad = first_non_finite(model.state_dict())
+        if bad is not None:  # a finite loss but an overflowing step: never save (or score) such weights
+            raise TrainingDiverged(diverged_message(
+                what=f"{bad[1]} value(s) of {bad[0]} are NaN or infinite after the last step", epoch=epoch + 1,
+                step=step, global_step=global_step, last_finite=last_finite, lr=cfg.lr,
+                out=out, completed=epoch))
         # Each rank reports the samples it trained on in its own slot: proof that all took part.
         rank_samples = [0.0] * ctx.world_size
         rank_samples[ctx.rank] = float(local_seen)
@@ -291,6 +311,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
                   "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples],
                   "speed": {**speed.record(), "compile": step_net is not net}}
+        if config_changes and epoch == start_epoch:  # resumed with --allow-changes: the change, where it began
+            record["config_changes"] = config_changes
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
             cm = all_reduce_array(evaluate_model(model, val_shard, num_classes, info.ignore_index, device), ctx)
             scores = scores_from_confusion(cm)
@@ -306,6 +328,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         if ctx.is_main:
             _save_epoch(out, cfg, info, model, optimizer, scheduler, record, best_miou, global_step,
                         len(train_set), improved, metric_lines, writer, qat_record)
+            if config_changes and epoch == start_epoch:
+                write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=config_changes)
         barrier(ctx)
         log.info("epoch %d: loss %.4f val mIoU %s (%.0f s)", epoch + 1, train_loss,
                  f"{record['val_miou']:.4f}" if "val_miou" in record else "-", record["seconds"])

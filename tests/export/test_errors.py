@@ -67,7 +67,7 @@ def test_not_a_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize(("height", "width", "expected"), [
     (30, 48, "height 30 is not a positive multiple of 8, which architecture 'enet' needs for H and W; use --height 24 or 32"),
     (32, 50, "width 50 is not a positive multiple of 8, which architecture 'enet' needs for H and W; use --width 48 or 56"),
-    (0, 48, "height 0 is not a positive multiple of 8"),
+    (0, 48, "--height: expected an integer from 1 to 16384, got 0"),
 ])
 def test_size_the_model_cannot_take(tiny_checkpoint, tmp_path, capsys, height, width, expected):
     out = tmp_path / "out.onnx"
@@ -78,7 +78,7 @@ def test_size_the_model_cannot_take(tiny_checkpoint, tmp_path, capsys, height, w
 def test_bad_opset_and_batch(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "out.onnx"
     assert "opset 9 is not supported" in _run(capsys, ["export", str(tiny_checkpoint), "-o", str(out), "--opset", "9"], out)
-    assert "--batch must be at least 1" in _run(capsys, ["export", str(tiny_checkpoint), "-o", str(out), "--batch", "0"], out)
+    assert "--batch: expected an integer from 1 to 4096, got 0" in _run(capsys, ["export", str(tiny_checkpoint), "-o", str(out), "--batch", "0"], out)
 
 
 def test_export_into_missing_folder(tiny_checkpoint, tmp_path, capsys):

@@ -123,7 +123,7 @@ def test_export_refusals(tmp_path, exported, capsys):
     no_frame = make_proposals_checkpoint(tmp_path / "no_frame.pt", frame=None, confident=False)
     expect_error(["export", str(no_frame), "-o", str(out)], capsys,
                  "does not record the frame size it was trained on; pass --height and --width", out)
-    expect_error(["export", str(ckpt), "-o", str(out), "--batch", "0"], capsys, "--batch must be at least 1, got 0", out)
+    expect_error(["export", str(ckpt), "-o", str(out), "--batch", "0"], capsys, "--batch: expected an integer from 1 to 4096, got 0", out)
 
 
 def test_quantize_refuses_a_proposals_onnx(exported, tmp_path, capsys):

@@ -128,9 +128,9 @@ def expect_error(argv, capsys, text):
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--top-k", "0"], "--top-k 0 must be at least 1"),
-    (["--score-threshold", "1.5"], "--score-threshold 1.5 must be within 0..1"),
-    (["--nms-iou", "-0.1"], "--nms-iou -0.1 must be within 0..1"),
+    (["--top-k", "0"], "--top-k: expected an integer >= 1, got 0"),
+    (["--score-threshold", "1.5"], "--score-threshold: expected a number from 0 to 1, got 1.5"),
+    (["--nms-iou", "-0.1"], "--nms-iou: expected a number from 0 to 1, got -0.1"),
     (["--legend"], "--legend lists classes of a semantic model; a proposals model has none"),
 ])
 def test_run_refuses_bad_proposal_options(proposals_model, sample_video, tmp_path, capsys, flags, message):

@@ -49,9 +49,15 @@ def test_cli_train_then_resume_continues_at_next_epoch(tmp_path, capsys):
     assert main([*args, "--set", "epochs=1", "--out", str(out)]) == 0
     assert main([*args, "--set", "epochs=1", "--out", str(out)]) == 2  # refuses to overwrite a run
     assert "pass --resume" in capsys.readouterr().err
-    assert main([*args, "--set", "epochs=2", "--out", str(out), "--resume"]) == 0
-    epochs = [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()]
-    assert epochs == [1, 2]
+    assert main([*args, "--set", "epochs=1", "--out", str(out), "--resume"]) == 0
+    assert "is finished: last.pt holds epoch 1 of 1; nothing to train" in capsys.readouterr().out
+    # More epochs change the learning-rate schedule: a change, accepted only when asked for.
+    assert main([*args, "--set", "epochs=2", "--out", str(out), "--resume"]) == 2
+    assert "epochs: 1 (recorded) -> 2 (now)" in capsys.readouterr().err
+    assert main([*args, "--set", "epochs=2", "--out", str(out), "--resume", "--allow-changes"]) == 0
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[1]["config_changes"] == {"epochs": [1, 2]}
 
 
 def test_unknown_architecture_is_rejected_with_valid_names(tmp_path, capsys):
