@@ -40,7 +40,9 @@ from .cache import (
     sha256_file,
     timing_cache_path,
 )
+from .contract_check import check_semantic_contract
 from .cuda_rt import GpuInfo, query_gpu
+from .op_compat import check_build_ops
 from .sidecar import SIDECAR_SCHEMA, sidecar_path, write_sidecar
 from .targets import Target
 
@@ -329,6 +331,7 @@ def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None
             "or one with the same GPU and TensorRT version. Use --target auto to build for this machine"
         )
     check_uint8_casts(facts, version)
+    check_build_ops(facts.data, (version.major, version.minor), str(facts.path))
     shapes = profile_shapes(facts, target)
     options = {**target.build_options(), "dla_core": target.dla_core if use_dla else None}
     fields = key_fields(onnx_sha256=facts.sha256, runtime="tensorrt", runtime_version=version.text, gpu=gpu.to_dict(),
@@ -359,6 +362,7 @@ def build(onnx_path: str | Path, target: Target, out_dir: str | Path | None = No
     if target.is_tensorrt:
         compat.import_tensorrt(target.name)  # before reading anything: the most useful message first
     facts = read_onnx(onnx_path)
+    check_semantic_contract(facts.path, facts.metadata, facts.inputs, facts.outputs)
     # One build of an artifact at a time: a second build of the same output waits, then finds it up to date.
     # Without this, two TensorRT builds (whose plans differ run to run) could leave one's engine beside the
     # other's sidecar, an artifact that check_artifact then refuses.

@@ -144,9 +144,18 @@ def check_for_tensorrt(model: Any, version: tuple[int, int], source: str) -> Non
         raise EdgesegError(format_issues(issues, version, source) + "\nnothing was built")
 
 
-def target_releases(trt_major: tuple[int, int] | None) -> list[tuple[int, int]]:
-    """The releases of :data:`TRT_RELEASES` a target with that ``tensorrt_major`` range ships (all for None)."""
-    return [(m, n) for m, n, _ in TRT_RELEASES if trt_major is None or trt_major[0] <= m <= trt_major[1]]
+def target_releases(target: Any | None) -> list[tuple[int, int]]:
+    """The releases of :data:`TRT_RELEASES` a target (an :class:`~.targets.Target`; None: any) can have.
+
+    By the target's ``tensorrt_major`` range; Xavier stops at JetPack 5.1 (JetPack 6 and 7 are Orin and
+    Thor only), so a Xavier target gets TensorRT 8.5 alone.
+    """
+    if target is None:
+        return [(m, n) for m, n, _ in TRT_RELEASES]
+    lo, hi = target.tensorrt_major or (0, -1)
+    xavier = any("xavier" in model.lower() for model in target.jetson_models) or "xavier" in target.name
+    return [(m, n) for m, n, where in TRT_RELEASES
+            if lo <= m <= hi and not (xavier and where.startswith(("JetPack 6", "JetPack 7")))]
 
 
 def check_releases(model: Any, releases: Sequence[tuple[int, int]], source: str, *, target: str | None = None) -> dict:
@@ -179,9 +188,20 @@ def import_op_check(target_name: str | None):
     target = get_target(target_name) if target_name else None
     if target is not None and not target.is_tensorrt:
         return None
-    releases = target_releases(target.tensorrt_major if target else None)
+    releases = target_releases(target)
 
     def check(model: Any) -> dict:
         return check_releases(model, releases, "the imported graph", target=target.name if target else None)
 
     return check
+
+
+def check_build_ops(data: bytes, version: tuple[int, int], source: str) -> None:
+    """``build``'s operator check of ONNX bytes against the TensorRT installed (skipped without ``onnx``,
+    as on a bare Jetson runtime: the parser's own check follows)."""
+    try:
+        import onnx
+    except ImportError:
+        log.info("onnx is not installed: skipping the operator check (TensorRT's parser checks next)")
+        return
+    check_for_tensorrt(onnx.load_from_string(data), version, source)

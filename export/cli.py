@@ -6,8 +6,10 @@ import argparse
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from .foreign import refuse_for_export
     from .onnx_from_torch import export_checkpoint
 
+    refuse_for_export(args.checkpoint)
     if _checkpoint_task(args.checkpoint) == "proposals":
         return _run_proposals_export(args)
     if args.batch is None:
@@ -18,7 +20,7 @@ def run_export(args: argparse.Namespace) -> int:
     result = export_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
         with_logits=args.logits, parity_images=args.parity_images, parity_count=args.parity_count,
-        parity_data=args.parity_data, parity_split=args.parity_split,
+        parity_data=args.parity_data, parity_split=args.parity_split, simplifier=args.simplifier,
     )
     spec = result.metadata.input
     outputs = "labels, logits" if args.logits else "labels"

@@ -110,7 +110,9 @@ def load_foreign(path: str | Path, *, input_size: tuple[int, int] | None, layout
         torch = require("torch", "export")
         if kind == "torchscript":
             try:
-                module = torch.jit.load(str(path), map_location="cpu")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
+                    module = torch.jit.load(str(path), map_location="cpu")
             except Exception as exc:  # torch raises RuntimeError and others for bad archives
                 raise EdgesegError(f"{path}: torch.jit.load cannot read this TorchScript file ({str(exc).splitlines()[0][:200]})") from None
             example = None
@@ -327,3 +329,17 @@ def foreign_from_module(module, input_shape: list[int], *, opset: int, kind: str
 
     outputs = {n: list(t.shape) for n, t in zip(names, tensors)}
     return ForeignGraph(model, "input", list(input_shape), outputs, reference, kind, source)
+
+
+_KIND_NAMES = {"onnx": "an ONNX file", "torchscript": "a TorchScript file", "exported_program": "an ExportedProgram (.pt2)"}
+
+
+def refuse_for_export(path: str | Path) -> None:
+    """Raise, pointing to ``edgeseg import``, if ``path`` is a model file that is not an edgeseg checkpoint."""
+    kind = sniff_format(path) if Path(path).is_file() else None
+    if kind in _KIND_NAMES:
+        raise EdgesegError(
+            f"{path} is {_KIND_NAMES[kind]}, not an edgeseg checkpoint; 'edgeseg export' takes checkpoints from "
+            f"'edgeseg train'. Deploy your own model with: edgeseg import {path} -o model.onnx --classes classes.txt "
+            "--mean R,G,B --std R,G,B (or --scale S); see docs/own_model.md"
+        )

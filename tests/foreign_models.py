@@ -25,6 +25,8 @@ from torch import nn
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 CAMVID_CLASSES = 11
+IMPORT_SIZE = (96, 128)  # H, W of the import tests: ENet needs multiples of 8; SegFormer-like logits come at 24 x 32
+CAMVID_MEAN, CAMVID_STD = "105,108,110", "78,79,78"  # the committed ENet's (RGB, 0..255), as --mean/--std text
 
 
 def committed_enet() -> tuple[nn.Module, list[float], list[float]]:
