@@ -132,7 +132,7 @@ def postprocess_model(like, logits_name: str, logits_shape: Sequence[int], layou
                                      coordinate_transformation_mode="half_pixel"))
         current = out
     if not steps:
-        nodes.append(h.make_node("Identity", [current], ["logits"], name=f"{s}logits"))
+        nodes.append(h.make_node("Identity", [current], ["logits"], name=f"{s}Identity"))
     nodes += [h.make_node("ArgMax", ["logits"], [f"{s}argmax"], name=f"{s}ArgMax", axis=1, keepdims=0),
               h.make_node("Cast", [f"{s}argmax"], ["labels"], name=f"{s}Cast", to=onnx.TensorProto.UINT8)]
     return _piece(
@@ -180,10 +180,9 @@ def wrap_foreign(model, input_name: str, logits_name: str, logits_shape: Sequenc
     if c > MAX_CLASSES:
         raise EdgesegError(f"output {logits_name} has {c} classes; uint8 labels hold at most {MAX_CLASSES}")
     net = onnx.compose.add_prefix(model, NET_PREFIX)
-    # onnx.compose wants equal opsets per domain: keep only the default domain's in the pieces (they use no other).
+    # onnx.compose wants one IR version and equal opsets per domain: the pieces take the foreign graph's.
     pre = preprocess_model(net, convention, batch, height, width, f"{PREPROCESS_SCOPE}out")
-    post = postprocess_model(net, f"{PREPROCESS_SCOPE.replace('pre', 'post')}in", logits_shape, convention.layout,
-                             height, width)
+    post = postprocess_model(net, f"{POSTPROCESS_SCOPE}in", logits_shape, convention.layout, height, width)
     merged = onnx.compose.merge_models(pre, net, io_map=[(f"{PREPROCESS_SCOPE}out", NET_PREFIX + input_name)],
                                        outputs=[NET_PREFIX + logits_name])
     merged = onnx.compose.merge_models(merged, post, io_map=[(NET_PREFIX + logits_name, post.graph.input[0].name)],

@@ -113,8 +113,8 @@ def run_import(args: argparse.Namespace, op_check: OpCheck | None = None) -> int
     if result.parity is not None:
         print(f"parity with the model itself: {result.parity.describe()}")
         print(f"simplified with {result.simplifier}: {result.nodes_before} -> {result.nodes_after} nodes")
-    for release, problems in result.trt_issues.items():
-        print(f"warning: {release} cannot parse {len(problems)} operator(s) of it: {problems[0]}")
+    if result.trt_issues:
+        print(f"TensorRT releases that cannot parse it (see the warnings above): {', '.join(result.trt_issues)}")
     print(f"next: edgeseg quantize {result.path} --precision int8 --calib calib_data/camvid   or   "
           f"edgeseg build {result.path} --target TARGET")
     return 0

@@ -205,7 +205,7 @@ def import_foreign(foreign: ForeignGraph, output: str | os.PathLike, *, classes:
                               "simplifier": used}},
         precision="fp32", opset=default_opset if opset is None else opset,
         source_sha256=sha256_file(source_file) if source_file is not None else None,
-        tool_versions=tool_versions("torch", "onnx", used if used != "none" else "onnx", "onnxruntime"),
+        tool_versions=tool_versions("torch", "onnx", *([used] if used != "none" else []), "onnxruntime"),
     )
     set_metadata(graph, meta)
     check_model(graph, str(output))

@@ -274,3 +274,17 @@ def test_missing_simplifier_falls_back_with_a_log(monkeypatch, caplog):
     with caplog.at_level("WARNING"):
         assert available_simplifier("onnxsim") == "onnxslim"
     assert "simplifier onnxsim is not installed" in caplog.text and "using onnxslim instead" in caplog.text
+
+
+def test_fp16_of_an_unsimplified_import_with_full_resolution_logits(tmp_path):
+    """No resize, no simplifier: the logits leave through the post-processing's Identity, which FP16 must keep apart."""
+    from edgeseg.export import export_module
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1))
+    out, fp16 = tmp_path / "plain.onnx", tmp_path / "plain.fp16.onnx"
+    export_module(net, (32, 48), output=out, classes=["a", "b", "c"], scale=1 / 255, simplifier="none", parity_count=2)
+    assert main(["quantize", str(out), "--precision", "fp16", "-o", str(fp16)]) == 0
+    images = load_image_folder(SAMPLES / "val", 32, 48, count=2).images
+    (a,), (b,) = run_onnx(out, images, ("labels",)), run_onnx(fp16, images, ("labels",))
+    assert (a == b).mean() >= 0.99
