@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 from .errors import EdgesegError
+from .import_args import add_import_arguments, add_simplifier_argument
 
 PIPELINE = "train -> export -> quantize -> build -> run / eval / bench"
 
@@ -89,18 +90,6 @@ def _import(args: argparse.Namespace) -> int:
     return run_import(args, import_op_check(args.target))
 
 
-def _add_import_arguments(p: argparse.ArgumentParser) -> None:
-    from edgeseg.export.import_cli import add_import_arguments
-
-    add_import_arguments(p)
-
-
-def _add_simplifier_argument(p: argparse.ArgumentParser) -> None:
-    from edgeseg.export.import_cli import add_simplifier_argument
-
-    add_simplifier_argument(p)
-
-
 def _quantize(args: argparse.Namespace) -> int:
     from edgeseg.export.cli import run_quantize
 
@@ -158,11 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RGB-D models: an RGB-D data set (images/, depth/, masks/) whose frames the parity check uses "
                         "(default: --parity-images with a made-up vertical depth ramp)")
     p.add_argument("--parity-split", default="val", help="split of --parity-data (default: val)")
-    _add_simplifier_argument(p)
+    add_simplifier_argument(p)
 
     p = add("import", _import, "your own ONNX, TorchScript or .pt2 model -> edgeseg ONNX (contract I/O, metadata), "
                                "parity-checked against it (needs edgeseg[export])")
-    _add_import_arguments(p)
+    add_import_arguments(p)
 
     p = add("quantize", _quantize, "FP32 ONNX -> FP16 or INT8 (Q/DQ) ONNX, optionally gated on mIoU (needs edgeseg[export])")
     p.add_argument("model", help="FP32 ONNX written by 'edgeseg export'")

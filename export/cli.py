@@ -74,7 +74,7 @@ def _run_proposals_export(args: argparse.Namespace) -> int:
         raise EdgesegError("--logits is for semantic models; a proposals ONNX always outputs mask_logits and scores")
     result = export_proposals_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
-        parity_images=args.parity_images, parity_count=args.parity_count,
+        parity_images=args.parity_images, parity_count=args.parity_count, simplifier=args.simplifier,
     )
     meta = result.metadata
     window, stride = meta.window_geometry
@@ -93,7 +93,14 @@ def _is_qat_checkpoint(path: str) -> bool:
 
 
 def _run_qat_export(args: argparse.Namespace) -> int:
+    import logging
+
     from .qat_onnx import export_qat_checkpoint
+
+    if args.simplifier != "none":
+        # Simplifying would fold the weights' Q/DQ pairs back into float weights (see qat_onnx).
+        logging.getLogger("edgeseg.export").info("a QAT export is never simplified; --simplifier %s does not apply",
+                                                 args.simplifier)
 
     result = export_qat_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,

@@ -19,11 +19,11 @@ import logging
 import warnings
 
 from edgeseg.errors import EdgesegError, require
+from edgeseg.import_args import DEFAULT_SIMPLIFIER, SIMPLIFIERS
 
 log = logging.getLogger("edgeseg.export")
 
-SIMPLIFIERS = ("onnxslim", "onnxsim", "none")
-DEFAULT_SIMPLIFIER = "onnxslim"
+__all__ = ["DEFAULT_SIMPLIFIER", "SIMPLIFIERS", "available_simplifier", "check_simplifier", "simplified"]
 _MODULES = {"onnxslim": "onnxslim", "onnxsim": "onnxsim"}
 
 
