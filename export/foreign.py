@@ -220,7 +220,12 @@ def _fixed_input(model, shape: list[int]):
     default = next((o for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if default is not None and default.version < MIN_IMPORT_OPSET:
         log.info("converting the graph from opset %d to %d (the wrapper's minimum)", default.version, MIN_IMPORT_OPSET)
-        model = onnx.version_converter.convert_version(model, MIN_IMPORT_OPSET)
+        try:
+            model = onnx.version_converter.convert_version(model, MIN_IMPORT_OPSET)
+        except Exception as exc:  # the converter raises RuntimeError and others for ops it cannot adapt
+            raise EdgesegError(f"the graph is at opset {default.version} and onnx cannot convert it to "
+                               f"{MIN_IMPORT_OPSET} ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}); "
+                               f"re-export it at opset {MIN_IMPORT_OPSET} or newer") from None
     initializers = {i.name for i in model.graph.initializer}
     value = next(v for v in model.graph.input if v.name not in initializers)
     for dim, size in zip(value.type.tensor_type.shape.dim, shape):

@@ -288,3 +288,20 @@ def test_fp16_of_an_unsimplified_import_with_full_resolution_logits(tmp_path):
     images = load_image_folder(SAMPLES / "val", 32, 48, count=2).images
     (a,), (b,) = run_onnx(out, images, ("labels",)), run_onnx(fp16, images, ("labels",))
     assert (a == b).mean() >= 0.99
+
+
+def test_old_opset_onnx_is_converted_up_and_stays_one_import_per_domain(tmp_path, camvid_classes):
+    """An opset-11 ONNX (older than the wrapper's Cast/ArgMax/Resize semantics) is converted to 13 first."""
+    import warnings
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 11, 1))
+    source, out = tmp_path / "old.onnx", tmp_path / "new.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), (torch.rand(1, 3, 32, 48),), str(source), dynamo=False, opset_version=11)
+    assert main(["import", str(source), "-o", str(out), "--classes", str(camvid_classes), "--scale", "0.5",
+                 "--parity-count", "2"]) == 0
+    graph = onnx.load(str(out))
+    assert [(o.domain, o.version) for o in graph.opset_import] == [("", 13)]
+    assert "/postprocess/Resize" in [n.name for n in graph.graph.node]  # stride 2: logits at 16 x 24
