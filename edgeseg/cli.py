@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from . import __version__
 from .cli_vocab import DeprecatedAlias, SuggestingParser, add_data_kind, add_model_arguments, parse_with_suggestions
 from .errors import EdgesegError
+from .import_args import add_import_arguments, add_simplifier_argument
 
 PIPELINE = "train -> export -> quantize -> build -> run / eval / bench"
 
@@ -81,6 +82,13 @@ def _export(args: argparse.Namespace) -> int:
     from edgeseg.export.cli import run_export
 
     return run_export(args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from edgeseg.engines.op_compat import import_op_check
+    from edgeseg.export.import_cli import run_import
+
+    return run_import(args, import_op_check(args.target))
 
 
 def _quantize(args: argparse.Namespace) -> int:
@@ -146,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RGB-D models: an RGB-D data set (images/, depth/, masks/) whose frames the parity check uses "
                         "(default: --parity-images with a made-up vertical depth ramp)")
     p.add_argument("--parity-split", default="val", help="split of --parity-data (default: val)")
+    add_simplifier_argument(p)
+
+    p = add("import", _import, "your own ONNX, TorchScript or .pt2 model -> edgeseg ONNX (contract I/O, metadata), "
+                               "parity-checked against it (needs edgeseg[export])")
+    add_import_arguments(p)
 
     p = add("quantize", _quantize, "FP32 ONNX -> FP16 or INT8 (Q/DQ) ONNX, optionally gated on mIoU (needs edgeseg[export])")
     p.add_argument("model", help="FP32 ONNX written by 'edgeseg export'")

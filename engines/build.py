@@ -40,7 +40,9 @@ from .cache import (
     sha256_file,
     timing_cache_path,
 )
+from .contract_check import check_semantic_contract
 from .cuda_rt import GpuInfo, query_gpu
+from .op_compat import check_build_ops
 from .sidecar import SIDECAR_SCHEMA, sidecar_path, write_sidecar
 from .targets import Target
 
@@ -369,6 +371,7 @@ def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None
         )
     check_jetson_module(gpu, target)
     model, labels_dtype = check_uint8_casts(facts, version)
+    check_build_ops(facts.data, (version.major, version.minor), str(facts.path))
     dla_skipped = compat.dla_refusal(facts.metadata.precision, version) if use_dla and target.dla_core is not None else None
     if dla_skipped:  # building "for DLA" would silently run every layer on the GPU: build for the GPU, and say so
         log.warning("%s: not using DLA core %d of %s: %s; the engine runs on the GPU", facts.path, target.dla_core,
@@ -405,6 +408,7 @@ def build(onnx_path: str | Path, target: Target, out_dir: str | Path | None = No
     if target.is_tensorrt:
         compat.import_tensorrt(target.name)  # before reading anything: the most useful message first
     facts = read_onnx(onnx_path)
+    check_semantic_contract(facts.path, facts.metadata, facts.inputs, facts.outputs)
     # One build of an artifact at a time: a second build of the same output waits, then finds it up to date.
     # Without this, two TensorRT builds (whose plans differ run to run) could leave one's engine beside the
     # other's sidecar, an artifact that check_artifact then refuses.

@@ -7,8 +7,25 @@ One function per step, ONNX the single intermediate format:
 - :mod:`.fp16`: FP32 ONNX -> mixed-precision FP16 ONNX;
 - :mod:`.int8`: FP32 ONNX + calibration images -> Q/DQ INT8 ONNX;
 - :mod:`.gate`: the mIoU gate a variant must pass before it is written;
-- :mod:`.compare`: label agreement and mIoU of two artifacts.
+- :mod:`.compare`: label agreement and mIoU of two artifacts;
+- :mod:`.import_model`: a user's own ONNX, TorchScript, ``.pt2`` or in-memory
+  ``nn.Module`` -> an ordinary edgeseg ONNX (``edgeseg import``, :func:`export_module`).
 
 Tolerances live in :mod:`.tolerances`. Modules import torch, onnx and
 onnxruntime inside functions, so ``edgeseg --help`` needs none of them.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["export_module"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so ``import edgeseg.export`` stays light; export_module imports torch and onnx when called.
+    if name == "export_module":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.import_model").export_module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

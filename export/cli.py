@@ -6,8 +6,10 @@ import argparse
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from .foreign import refuse_for_export
     from .onnx_from_torch import export_checkpoint
 
+    refuse_for_export(args.checkpoint)  # a foreign model (ONNX, TorchScript, .pt2): points to `edgeseg import`
     _refuse_non_finite_weights(args.checkpoint)
     if _checkpoint_task(args.checkpoint) == "proposals":
         return _run_proposals_export(args)
@@ -19,7 +21,7 @@ def run_export(args: argparse.Namespace) -> int:
     result = export_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
         with_logits=args.logits, parity_images=args.parity_images, parity_count=args.parity_count,
-        parity_data=args.parity_data, parity_split=args.parity_split,
+        parity_data=args.parity_data, parity_split=args.parity_split, simplifier=args.simplifier,
     )
     spec = result.metadata.input
     outputs = "labels, logits" if args.logits else "labels"
@@ -85,7 +87,7 @@ def _run_proposals_export(args: argparse.Namespace) -> int:
         raise EdgesegError("--logits is for semantic models; a proposals ONNX always outputs mask_logits and scores")
     result = export_proposals_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,
-        parity_images=args.parity_images, parity_count=args.parity_count,
+        parity_images=args.parity_images, parity_count=args.parity_count, simplifier=args.simplifier,
     )
     meta = result.metadata
     window, stride = meta.window_geometry
@@ -104,7 +106,14 @@ def _is_qat_checkpoint(path: str) -> bool:
 
 
 def _run_qat_export(args: argparse.Namespace) -> int:
+    import logging
+
     from .qat_onnx import export_qat_checkpoint
+
+    if args.simplifier != "none":
+        # Simplifying would fold the weights' Q/DQ pairs back into float weights (see qat_onnx).
+        logging.getLogger("edgeseg.export").info("a QAT export is never simplified; --simplifier %s does not apply",
+                                                 args.simplifier)
 
     result = export_qat_checkpoint(
         args.checkpoint, args.output, height=args.height, width=args.width, batch=args.batch, opset=args.opset,

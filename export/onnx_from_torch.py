@@ -7,9 +7,8 @@ Steps (each a function, logged before it runs):
 2. wrap it in :class:`~.wrapper.DeployWrapper` and trace it with the
    TorchScript exporter (``dynamo=False``: deterministic node names, which the
    FP16 step relies on, and no onnxscript dependency);
-3. simplify with onnxslim (pure Python, so it installs on every platform
-   and Python, Jetson included; onnxsim is a compiled extension with wheels
-   for fewer platform/Python pairs) and run ``onnx.checker`` with ``full_check``;
+3. simplify (:mod:`.simplify`: onnxslim by default, onnxsim or none on
+   request) and run ``onnx.checker`` with ``full_check``;
 4. compare ONNX Runtime with PyTorch on real images (:mod:`.parity`);
 5. drop the ``logits`` output unless asked for, attach the metadata and write
    the file atomically. Nothing is written if any step fails.
@@ -31,6 +30,7 @@ from edgeseg.metadata import ModelMetadata
 from .images import load_image_folder
 from .onnx_io import check_model, drop_output, save_onnx, set_metadata, tool_versions
 from .parity import ParityReport, onnx_vs_torch
+from .simplify import DEFAULT_SIMPLIFIER, check_simplifier, simplified
 
 log = logging.getLogger("edgeseg.export")
 
@@ -94,16 +94,16 @@ def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, ch
     return onnx.load_from_string(buffer.getvalue())
 
 
-def simplified_onnx(model):
-    """onnxslim's constant folding, BatchNorm fusion and dead-node removal."""
-    onnxslim = require("onnxslim", "export")
-    return onnxslim.slim(model)
+def simplified_onnx(model, simplifier: str = DEFAULT_SIMPLIFIER):
+    """Constant folding, BatchNorm fusion and dead-node removal by ``simplifier`` (:mod:`.simplify`)."""
+    return simplified(model, simplifier)[0]
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, *, height: int | None = None,
                       width: int | None = None, batch: int = 1, opset: int = DEFAULT_OPSET, with_logits: bool = False,
                       parity_images: str | os.PathLike | None = None, parity_count: int = 8,
-                      parity_data: str | os.PathLike | None = None, parity_split: str = "val") -> ExportResult:
+                      parity_data: str | os.PathLike | None = None, parity_split: str = "val",
+                      simplifier: str = DEFAULT_SIMPLIFIER) -> ExportResult:
     """Export ``checkpoint`` to ``output`` (see the module docstring).
 
     Args:
@@ -112,6 +112,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
         with_logits: keep the float32 ``logits`` output (N x C x H x W).
         parity_images: folder of images for the parity check; None means the
             bundled ``samples/camvid/val``.
+        simplifier: ``onnxslim``, ``onnxsim`` or ``none`` (:mod:`.simplify`).
         parity_count: how many of them to use (evenly spaced).
         parity_data, parity_split: RGB-D models only: an RGB-D data set whose
             ``parity_split`` gives the parity frames (colour + real depth). None
@@ -134,6 +135,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     checkpoint = Path(checkpoint)
     output = Path(output)
     check_export_args(output, batch, opset)
+    check_simplifier(simplifier)
     ckpt = load_checkpoint(checkpoint)
     model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
     entry = get_entry(meta.architecture)
@@ -163,7 +165,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
 
     log.info("exporting %s (%s) at %dx%d, batch %d, opset %d", checkpoint, meta.architecture, height, width, batch, opset)
     wrapper = DeployWrapper(model, meta.input.mean, meta.input.std, with_logits=True)
-    graph = simplified_onnx(onnx_from_torch(wrapper, height, width, batch, opset, channels))
+    graph, used = simplified(onnx_from_torch(wrapper, height, width, batch, opset, channels), simplifier)
     check_model(graph, str(output))
 
     log.info("checking parity with PyTorch on %d images from %s", len(images), parity_source)
@@ -182,7 +184,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
         input=replace(meta.input, height=height, width=width, multiple=multiple),
         precision="fp32", calibration=None, opset=opset,
         source_sha256=sha256_file(checkpoint),
-        tool_versions=tool_versions("torch", "onnx", "onnxslim", "onnxruntime"),
+        tool_versions=tool_versions("torch", "onnx", *([used] if used != "none" else []), "onnxruntime"),
     )
     set_metadata(graph, exported)
     check_model(graph, str(output))

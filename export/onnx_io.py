@@ -82,7 +82,8 @@ def read_metadata(model, source: str) -> ModelMetadata:
     if ONNX_METADATA_KEY not in props:
         raise EdgesegError(
             f"{source} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}'); "
-            "export the model with 'edgeseg export'"
+            "export the model with 'edgeseg export', or for a model of your own: "
+            f"edgeseg import {source} -o model.onnx --classes classes.txt (docs/own_model.md)"
         )
     return ModelMetadata.from_json(props[ONNX_METADATA_KEY], source=source)
 

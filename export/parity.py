@@ -13,6 +13,7 @@ layout) moves nearly every logit by far more than the tolerance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,24 @@ def onnx_vs_torch(torch_model, meta: ModelMetadata, session, images: np.ndarray,
     import torch
 
     torch_model.eval()
+
+    def reference(chunk: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return torch_model(torch.from_numpy(normalize_image(chunk, meta.input.mean, meta.input.std))).numpy()
+
+    return onnx_vs_reference(session, reference, images, batch)
+
+
+def onnx_vs_reference(session, reference: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
+                      batch: int) -> ParityReport:
+    """Compare the ONNX's ``labels`` and ``logits`` with ``reference`` on ``images``.
+
+    Args:
+        session: onnxruntime session with input ``image`` and outputs ``labels`` and ``logits``.
+        reference: uint8 B x H x W x C frames -> float32 logits B x classes x H x W, as the ONNX's should be.
+        images: uint8 N x H x W x C BGR(D) at the model size.
+        batch: the ONNX's fixed batch size (the last chunk is padded).
+    """
     errors, same, total = [], 0, 0
     for start in range(0, len(images), batch):
         chunk = images[start:start + batch]
@@ -74,10 +93,9 @@ def onnx_vs_torch(torch_model, meta: ModelMetadata, session, images: np.ndarray,
         if real < batch:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
         labels, logits = session.run(["labels", "logits"], {"image": chunk})
-        with torch.no_grad():
-            reference = torch_model(torch.from_numpy(normalize_image(chunk, meta.input.mean, meta.input.std))).numpy()
-        errors.append(np.abs(logits[:real] - reference[:real]).ravel())
-        same += int((labels[:real] == reference[:real].argmax(1)).sum())
+        expected = reference(chunk)
+        errors.append(np.abs(logits[:real] - expected[:real]).ravel())
+        same += int((labels[:real] == expected[:real].argmax(1)).sum())
         total += labels[:real].size
     error = np.concatenate(errors)
     return ParityReport(

@@ -178,7 +178,8 @@ def proposals_onnx_vs_torch(model, meta: ModelMetadata, session, windows: np.nda
 def export_proposals_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, *,
                                 height: int | None = None, width: int | None = None, batch: int | None = None,
                                 opset: int = 17, parity_images: str | os.PathLike | None = None,
-                                parity_count: int = 4, parity_windows_per_image: int = 16) -> ProposalsExportResult:
+                                parity_count: int = 4, parity_windows_per_image: int = 16,
+                                simplifier: str = "onnxslim") -> ProposalsExportResult:
     """Export a DeepMask/SharpMask checkpoint to ``output`` (see the module docstring).
 
     Args:
@@ -225,7 +226,7 @@ def export_proposals_checkpoint(checkpoint: str | os.PathLike, output: str | os.
              checkpoint, meta.architecture, height, width, len(boxes), window, stride, batch, opset)
     wrapper = proposals_wrapper(model, meta.input.mean, meta.input.std)
     graph = simplified_onnx(onnx_from_torch(wrapper, window, window, batch, opset, input_name=INPUT_NAME,
-                                            output_names=OUTPUT_NAMES))
+                                            output_names=OUTPUT_NAMES), simplifier)
     check_model(graph, str(output))
 
     log.info("checking parity with PyTorch on %d windows of %d images from %s", len(windows), len(images), parity_images)

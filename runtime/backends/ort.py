@@ -108,7 +108,8 @@ def infer_metadata(session, source: str) -> ModelMetadata:
     if problems:
         raise EdgesegError(
             f"{source} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}') and its contract cannot be "
-            f"inferred: missing {'; '.join(problems)}. Export it with 'edgeseg export', which writes both"
+            f"inferred: missing {'; '.join(problems)}. Export it with 'edgeseg export', or wrap a model of your own with "
+            f"'edgeseg import {source} -o model.onnx --classes classes.txt' (docs/own_model.md), which writes both"
         )
     num_classes = 256
     for name in ("logits", "scores"):
@@ -118,8 +119,9 @@ def infer_metadata(session, source: str) -> ModelMetadata:
             break
     logging.getLogger(__name__).warning(
         "%s has no edgeseg metadata: inferred the contract from its inputs/outputs (%dx%d, %d classes named "
-        "class0..., default palette); export it with 'edgeseg export' for real class names and colours",
-        source, image.shape[1], image.shape[2], num_classes,
+        "class0..., default palette); add real class names and colours with: edgeseg import %s -o OUT.onnx "
+        "--classes classes.txt",
+        source, image.shape[1], image.shape[2], num_classes, source,
     )
     return ModelMetadata(
         architecture="unknown (inferred from the ONNX graph)",

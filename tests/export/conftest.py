@@ -46,3 +46,78 @@ def tiny_int8(tiny_onnx, calib_dir) -> Path:
     assert main(["quantize", str(tiny_onnx), "--precision", "int8", "--calib", str(calib_dir),
                  "--method", "minmax", "-o", str(out)]) == 0
     return out
+
+
+# -- foreign models imported with `edgeseg import` (tests/foreign_models.py) ---------------------------
+
+from foreign_models import CAMVID_MEAN, CAMVID_STD, IMPORT_SIZE  # noqa: E402
+
+
+def _foreign_cases():
+    """name -> (writer(folder) -> model file, extra `edgeseg import` arguments)."""
+    import foreign_models as fm
+
+    h, w = IMPORT_SIZE
+    imagenet = ["--mean", ",".join(map(str, fm.IMAGENET_MEAN)), "--std", ",".join(map(str, fm.IMAGENET_STD))]
+
+    def segformer(folder):
+        path = folder / "segformer.pt2"
+        fm.save_exported_program(fm.TinySegFormer(), (1, 3, h, w), path)
+        return path
+
+    def rgb01(folder):
+        path = folder / "rgb01.torchscript.pt"
+        fm.save_torchscript(fm.FloatRgbEnet(), (1, 3, h, w), path)
+        return path
+
+    def nhwc(folder):
+        path = folder / "nhwc_bgr.onnx"
+        fm.save_onnx_dynamic(fm.NhwcBgrEnet(), (1, h, w, 3), path)
+        return path
+
+    def two_heads(folder):
+        path = folder / "two_heads.pt2"
+        fm.save_exported_program(fm.TwoHeadEnet(), (1, 3, h, w), path)
+        return path
+
+    return {
+        "segformer": (segformer, [*imagenet, "--output", "logits"]),
+        "rgb01": (rgb01, ["--input-size", f"{h}x{w}", "--scale", str(1 / 255)]),
+        "nhwc": (nhwc, ["--input-size", f"{h}x{w}", "--mean", CAMVID_MEAN, "--std", CAMVID_STD,
+                        "--channel-order", "bgr", "--layout", "nhwc"]),
+        "two_heads": (two_heads, ["--mean", CAMVID_MEAN, "--std", CAMVID_STD, "--output", "output1"]),
+    }
+
+
+@pytest.fixture(scope="session")
+def camvid_classes(tmp_path_factory) -> Path:
+    from edgeseg.palettes import CAMVID_CLASSES, CAMVID_PALETTE
+
+    path = tmp_path_factory.mktemp("classes") / "classes.txt"
+    path.write_text("".join(f"{n} {r} {g} {b}\n" for n, (r, g, b) in zip(CAMVID_CLASSES, CAMVID_PALETTE)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def imported_models(tmp_path_factory, camvid_classes, calib_dir) -> dict:
+    """name -> {"source", "fp32" (with logits), "fp16", "int8"}: each foreign model imported and quantized."""
+    out = {}
+    for name, (write, extra) in _foreign_cases().items():
+        folder = tmp_path_factory.mktemp(f"import_{name}")
+        source = write(folder)
+        fp32 = folder / f"{name}.onnx"
+        assert main(["import", str(source), "-o", str(fp32), "--classes", str(camvid_classes), "--logits",
+                     "--parity-count", "4", *extra]) == 0
+        fp16, int8 = folder / f"{name}.fp16.onnx", folder / f"{name}.int8.onnx"
+        gate = ["--eval-data", str(SAMPLES.parent / "camvid"), "--eval-limit", "6"]
+        assert main(["quantize", str(fp32), "--precision", "fp16", "-o", str(fp16), *gate]) == 0
+        assert main(["quantize", str(fp32), "--precision", "int8", "--calib", str(calib_dir), "--method", "minmax",
+                     "-o", str(int8), *gate]) == 0
+        out[name] = {"source": source, "fp32": fp32, "fp16": fp16, "int8": int8}
+    return out
+
+
+@pytest.fixture(scope="session")
+def imported_int8(imported_models) -> Path:
+    """The trained ENet taking float RGB in [0, 1], saved as TorchScript, imported and quantized to INT8."""
+    return imported_models["rgb01"]["int8"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from helpers import SAMPLES
 
 from edgeseg.runtime.backends import open_backend
@@ -33,7 +34,9 @@ print(json.dumps({"classes": meta["classes"], "precision": meta["precision"]}))
 """
 
 
-def test_contract_without_edgeseg(tiny_int8, tmp_path):
+@pytest.mark.parametrize("model", ["tiny_int8", "imported_int8"])  # an 'edgeseg export' and an 'edgeseg import'
+def test_contract_without_edgeseg(model, request, tmp_path):
+    tiny_int8 = request.getfixturevalue(model)
     image_path = sorted((SAMPLES / "val").glob("*.jpg"))[0]
     out = tmp_path / "labels.npy"
     done = subprocess.run([sys.executable, "-c", CLIENT, str(tiny_int8), str(image_path), str(out)],
