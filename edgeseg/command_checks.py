@@ -23,6 +23,7 @@ INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "export": (("checkpoint", "checkpoint"), ("parity_images", "--parity-images"), ("parity_data", "--parity-data")),
     "quantize": (("model", "model"), ("calib", "--calib"), ("eval_data", "--eval-data")),
     "build": (("onnx", "onnx"),),
+    "import": (("model", "model"), ("classes", "--classes"), ("palette", "--palette"), ("parity_images", "--parity-images")),
     "run": (("artifact", "artifact"), ("source", "--source"), ("depth", "--depth")),
     "eval": (("artifact", "artifact"), ("data", "--data")),
     "compare": (("a", "a"), ("b", "b"), ("data", "--data")),
@@ -35,6 +36,7 @@ ARTIFACT_DESTS = ("artifact", "a", "b", "against", "onnx", "model")
 OUTPUTS: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "export": (("output", "-o", False),),
     "quantize": (("output", "-o", False),),
+    "import": (("out", "-o", False),),
     "build": (("out", "-o", True),),
     "run": (("stats", "--stats", False),),
     "eval": (("json", "--json", False), ("overlay_dir", "--overlay-dir", True)),
@@ -48,6 +50,7 @@ FLAG_RANGES: dict[str, dict[str, Range]] = {
     "train": {"stop_after": AT_LEAST_ONE},
     "export": {"height": SIDE, "width": SIDE, "batch": Range(1, 4096), "opset": Range(7, 99),
                "parity_count": AT_LEAST_ONE},
+    "import": {"scale": POSITIVE, "batch": Range(1, 4096), "opset": Range(7, 99), "parity_count": AT_LEAST_ONE},
     "quantize": {"num_images": NON_NEGATIVE, "max_miou_drop": Range(-100, 100), "eval_limit": NON_NEGATIVE},
     "run": {"depth_scale": POSITIVE, "loop": NON_NEGATIVE, "reconnect": NON_NEGATIVE, "max_frames": NON_NEGATIVE,
             "alpha": FRACTION, "threads": NON_NEGATIVE, "top_k": AT_LEAST_ONE, "score_threshold": _PROBABILITY,
