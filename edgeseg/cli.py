@@ -164,13 +164,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", help="output folder (default: the ONNX's folder)")
     p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
     p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
+    cpu = p.add_argument_group("cpu target (OpenVINO where installed: the fastest precision that passes the accuracy gate)")
+    cpu.add_argument("--backend", default="auto", choices=["auto", "openvino", "onnxruntime"],
+                     help="runtime the cpu target is built for (default auto: openvino where installed)")
+    cpu.add_argument("--threads", type=int, default=0, help="inference threads the candidates are timed and built with (0: all cores)")
+    cpu.add_argument("--int8", action="append", default=[], metavar="MODEL.int8.onnx",
+                     help="an INT8 Q/DQ variant of this ONNX to consider (repeatable; STEM.int8.onnx beside it is found itself)")
+    cpu.add_argument("--eval-data", metavar="DIR",
+                     help="labelled data set for the accuracy gate; without it only the exact FP32 is eligible")
+    cpu.add_argument("--split", default="val", help="split of --eval-data (default: val)")
+    cpu.add_argument("--eval-limit", type=int, default=0, help="score only the first N images in the gate (0: all)")
 
     p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
     _add_run_arguments(p)
 
     p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
     p.add_argument("artifact", help="checkpoint .pt or ONNX .onnx")
-    p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime or tensorrt")
+    p.add_argument("--backend", default="auto", help="auto (by suffix), torch, onnxruntime, openvino or tensorrt")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime/OpenVINO inference threads (0: the runtime's default)")
     p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
     p.add_argument("--kind", choices=["auto", "camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k", "rgbd"], default="auto",
@@ -190,13 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("bench", _bench, "latency and throughput of an artifact; baselines and A/B regression checks")
     p.add_argument("artifact", help=".onnx, .engine or .pt")
-    p.add_argument("--backend", default="auto", help="auto (by suffix), onnxruntime, tensorrt or torch")
+    p.add_argument("--backend", default="auto", help="auto (by suffix), onnxruntime, openvino, tensorrt or torch")
     p.add_argument("--scenario", default="single-stream", choices=["single-stream", "offline", "pipeline"],
                    help="single-stream: one frame at a time, latency; offline: batched throughput; "
                         "pipeline: decode, infer, overlay and encode a video (time per frame, stages)")
     p.add_argument("--source", help="pipeline: the video to loop over (default: the bundled sample clip)")
     p.add_argument("--batch", type=int, default=0, help="offline: images per call (default: max(model batch, 8))")
-    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime/OpenVINO inference threads (0: the runtime's default)")
     p.add_argument("--warmup-s", type=float, default=1.0, help="warm-up seconds before timing (default 1)")
     p.add_argument("--min-iters", type=int, default=200, help="at least this many timed calls (default 200)")
     p.add_argument("--min-time-s", type=float, default=4.0, help="and at least this many seconds (default 4)")

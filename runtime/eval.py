@@ -111,7 +111,7 @@ def format_scores(result: dict[str, Any], title: str) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``edgeseg eval``."""
-    with open_backend(args.artifact, getattr(args, "backend", "auto")) as backend:
+    with open_backend(args.artifact, getattr(args, "backend", "auto"), threads=getattr(args, "threads", 0)) as backend:
         backend.require_semantic("edgeseg eval (mIoU of class labels)")
         result = evaluate(backend, args.data, args.split, kind=args.kind, limit=args.limit, overlay_dir=args.overlay_dir)
         report = result.to_dict(backend.metadata.classes)

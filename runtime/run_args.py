@@ -31,10 +31,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlay", choices=("blend", "none"), default="blend",
                    help="blend: colours over the frame with FPS text; none: the colourised label map alone")
     p.add_argument("--legend", action="store_true", help="draw the names of the classes in view")
-    p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, torch (default: auto)")
+    p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, openvino, tensorrt, torch (default: auto)")
     p.add_argument("--providers", default="cpu",
                    help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, tensorrt (default: cpu)")
-    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: onnxruntime's default)")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime/OpenVINO inference threads (0: the runtime's default)")
     proposals = p.add_argument_group("proposal models (DeepMask, SharpMask)")
     proposals.add_argument("--top-k", type=int, default=None, metavar="K",
                            help="most proposals drawn per frame, best first (default 10)")

@@ -56,7 +56,7 @@ def rerun(baseline_path: Path, baseline: dict[str, Any]) -> dict[str, Any]:
     plan = TimingPlan(**{k: v for k, v in plan_data.items() if k in TimingPlan.__dataclass_fields__})
     env_before = baseline["environment"]
     artifact = _artifact_path(baseline_path, baseline["artifact"])
-    backend_name = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "torch": "torch"}.get(env_before.get("backend"), "auto")
+    backend_name = {"onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt", "torch": "torch"}.get(env_before.get("backend"), "auto")
     threads = int(env_before.get("threads") or 0)
     with open_backend(artifact, backend_name, threads=threads) as backend:
         env = environment.collect(backend.name, getattr(backend, "providers", None), threads, env_before.get("engine_key"))
