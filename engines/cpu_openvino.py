@@ -41,7 +41,7 @@ from .sidecar import sidecar_path
 log = logging.getLogger("edgeseg.engines")
 
 # Largest mIoU loss (points) against FP32 that each class of precision may have.
-GATES = {"fp32": 0.0, "bf16": 0.2, "f16": 0.2, "int8": 1.0}
+GATES = {"exact": 0.0, "bf16": 0.2, "f16": 0.2, "int8": 1.0}
 ROUNDS = 7           # interleaved timing rounds over all candidates
 CALLS_PER_ROUND = 8  # timed calls of one candidate in one round (after 2 untimed)
 
@@ -60,16 +60,21 @@ class Candidate:
 
     onnx: Path
     onnx_sha256: str
-    precision: str  # the ONNX's own: fp32 or int8
+    precision: str  # the ONNX's own: fp32, fp16 or int8
     hint: str       # OpenVINO inference precision hint: f32, bf16, f16
 
     @property
     def name(self) -> str:
         return self.precision if self.hint == "f32" else (self.hint if self.precision == "fp32" else f"{self.precision}+{self.hint}")
 
+    source: bool = True  # the build's own input ONNX (else an INT8 variant of it)
+
     @property
     def gate_class(self) -> str:
-        return "int8" if self.precision == "int8" else {"f32": "fp32"}.get(self.hint, self.hint)
+        """``exact`` (the input ONNX as it is), ``bf16``/``f16`` (its float layers at that precision), ``int8`` (a variant)."""
+        if not self.source:
+            return "int8"
+        return "exact" if self.hint == "f32" else self.hint
 
     def key(self) -> dict[str, str]:
         return {"onnx_sha256": self.onnx_sha256, "precision": self.precision, "hint": self.hint}
@@ -136,10 +141,10 @@ def find_int8_variants(facts, explicit: list[str | Path]) -> list[tuple[Path, st
 def candidates_for(facts, int8_variants: list[tuple[Path, str]], capabilities: list[str]) -> list[Candidate]:
     """Every (ONNX, hint) pair this CPU can run; see the module docstring."""
     hints = ["f32"] + [h for h, cap in (("bf16", "BF16"), ("f16", "FP16")) if cap in capabilities]
-    own = "int8" if facts.metadata.precision == "int8" else "fp32"
+    own = facts.metadata.precision  # fp32, or an fp16/int8 ONNX given as the input itself
     out = [Candidate(facts.path, facts.sha256, own, h) for h in (hints if own == "fp32" else hints[:2])]
     for path, sha in int8_variants:
-        out += [Candidate(path, sha, "int8", h) for h in hints[:2]]
+        out += [Candidate(path, sha, "int8", h, source=False) for h in hints[:2]]
     return out
 
 
@@ -156,9 +161,11 @@ def _compile_measured(core, candidate: Candidate, metadata, threads: int):
         compiled.export_model(buffer)
         blob = buffer.getvalue()
         imported = core.import_model(blob, "CPU", config)
-    except Exception as exc:  # OpenVINO's RuntimeError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgesegError(f"OpenVINO cannot compile {candidate.onnx} with the {candidate.hint} hint ({first[:300]})") from None
+    except Exception as exc:  # OpenVINO's RuntimeError: "Exception from FILE:LINE:" lines, then the reason
+        lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("Exception from")]
+        reason = " ".join(lines)[:300] or type(exc).__name__
+        raise EdgesegError(f"OpenVINO cannot compile, export and re-import {candidate.onnx} with the "
+                           f"{candidate.hint} hint ({reason})") from None
     backend = OpenVinoBackend.from_compiled(imported, metadata, path=candidate.onnx, precision_hint=candidate.hint,
                                             threads=threads)
     return Measured(candidate, blob), backend
@@ -183,7 +190,7 @@ def time_interleaved(backends: list, rounds: int = ROUNDS, calls: int = CALLS_PE
     return times
 
 
-def _fp32_reference_miou(facts, data: str, split: str, limit: int) -> float:
+def _reference_miou(facts, data: str, split: str, limit: int) -> float:
     from edgeseg.runtime.backends.ort import OrtBackend
     from edgeseg.runtime.eval import evaluate
     from edgeseg.metrics import scores_from_confusion
@@ -200,32 +207,34 @@ def choose(measured: list[Measured], backends: list, facts, eval_data: str | Non
     ranking = sorted(range(len(measured)), key=lambda i: measured[i].median_ms)
     fastest = measured[ranking[0]]
     if eval_data is None:
-        pick = next(i for i in ranking if measured[i].candidate.gate_class == "fp32")
+        pick = next(i for i in ranking if measured[i].candidate.gate_class == "exact")
         for m in measured:
-            m.gate = "exact" if m.candidate.gate_class == "fp32" else "not scored (no --eval-data)"
-        why = (f"fp32 at {measured[pick].median_ms:.2f} ms: without --eval-data only the exact FP32 is eligible"
+            m.gate = "exact" if m.candidate.gate_class == "exact" else "not scored (no --eval-data)"
+        why = (f"{measured[pick].candidate.name} at {measured[pick].median_ms:.2f} ms: without --eval-data only the "
+               f"input ONNX at f32 (exact) is eligible"
                + (f" (the fastest, {fastest.candidate.name} at {fastest.median_ms:.2f} ms, needs the accuracy gate: "
                   "pass --eval-data DIR)" if fastest is not measured[pick] else ""))
         return pick, why
-    reference = _fp32_reference_miou(facts, eval_data, split, limit)
+    reference = _reference_miou(facts, eval_data, split, limit)
     rejected = []
     for i in ranking:
         m = measured[i]
         allowed = GATES[m.candidate.gate_class]
         m.miou = scores_from_confusion(evaluate(backends[i], eval_data, split, limit=limit).confusion).miou
         drop = 100 * (reference - m.miou)
-        m.gate = f"{'pass' if drop <= allowed or m.candidate.gate_class == 'fp32' else 'fail'}: " \
-                 f"{drop:+.2f} points vs FP32 {100 * reference:.2f} (allowed {allowed:g})"
+        passed = drop <= allowed or m.candidate.gate_class == "exact"  # the reference's own numerics always pass
+        m.gate = f"{'pass' if passed else 'fail'}: {drop:+.2f} points vs the input ONNX in onnxruntime " \
+                 f"{100 * reference:.2f} (allowed {allowed:g})"
         log.info("cpu target: %s %.2f ms, mIoU %.2f %% (%s)", m.candidate.name, m.median_ms, 100 * m.miou, m.gate)
         if m.gate.startswith("pass"):
             faster = f"; faster candidates failed their gate: {', '.join(rejected)}" if rejected else ""
             others = [f"{o.candidate.name} {o.median_ms:.2f} ms" for o in measured if o is not m]
             why = (f"{m.candidate.name} is the fastest that passes the accuracy gate: {m.median_ms:.2f} ms median "
-                   f"({', '.join(others)}), mIoU {100 * m.miou:.2f} % vs FP32 {100 * reference:.2f} % "
+                   f"({', '.join(others)}), mIoU {100 * m.miou:.2f} % vs {100 * reference:.2f} % (the input ONNX) "
                    f"(allowed drop {allowed:g} points){faster}")
             return i, why
         rejected.append(f"{m.candidate.name} ({drop:+.2f} points)")
-    raise EdgesegError("no cpu-target candidate passed its accuracy gate, not even FP32 (this is a bug; report it)")
+    raise EdgesegError("no cpu-target candidate passed its accuracy gate, not even the exact one (this is a bug; report it)")
 
 
 def _metadata_of(path: Path):
@@ -277,9 +286,18 @@ def build_cpu_openvino(facts, target, out_dir: Path | None = None, *, force: boo
     started = time.perf_counter()
     log.info("cpu target with OpenVINO %s on %s: %d candidate(s) %s at %s thread(s)", version, cpu["model"],
              len(candidates), ", ".join(c.name for c in candidates), threads or "default")
-    pairs = [_compile_measured(core, c, facts.metadata, threads) for c in candidates]
-    measured = [m for m, _ in pairs]
-    backends = [b for _, b in pairs]
+    measured, backends, skipped = [], [], []
+    for candidate in candidates:
+        try:
+            m, backend = _compile_measured(core, candidate, facts.metadata, threads)
+        except EdgesegError as exc:
+            if candidate.gate_class == "exact":  # the input as it is must build
+                raise
+            log.warning("cpu target: skipping candidate %s: %s", candidate.name, exc)
+            skipped.append({"name": candidate.name, "onnx": str(candidate.onnx), "why": str(exc)})
+            continue
+        measured.append(m)
+        backends.append(backend)
     for m, times in zip(measured, time_interleaved(backends)):
         m.latencies_ms = times
     pick, why = choose(measured, backends, facts, eval_data, split, eval_limit)
@@ -299,6 +317,7 @@ def build_cpu_openvino(facts, target, out_dir: Path | None = None, *, force: boo
                         extra={"kind": "openvino_compiled_model", "metadata": chosen_meta.to_dict(), "cpu": cpu,
                                "selection": {"picked": chosen.candidate.name, "why": why,
                                                          "candidates": [m.to_dict() for m in measured],
+                                                         "skipped": skipped,
                                                          "gate_data": gate_data}})
 
     side = _write_with_sidecar(artifact, lambda tmp: atomic_write_bytes(tmp, chosen.blob), sidecar)
