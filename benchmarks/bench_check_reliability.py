@@ -36,7 +36,7 @@ from edgeseg.runtime.backends import open_backend
 from edgeseg.runtime.bench import environment
 from edgeseg.runtime.bench.command import check_against_baseline, measure_artifact, result_from_samples
 from edgeseg.runtime.bench.measure import TimingPlan, synthetic_frames, time_interleaved
-from edgeseg.runtime.bench.stats import decide, paired_bootstrap_ratio
+from edgeseg.runtime.bench.stats import DEFAULT_BLOCKS, decide, paired_bootstrap_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def main() -> int:
         for cycle in range(args.trials + 1):
             for k, (path, backend) in enumerate(zip(paths, backends)):
                 samples = measure_artifact(backend, "single-stream", plan)
-                runs[k].append(result_from_samples(samples, "single-stream", path, plan, 20, env))
+                runs[k].append(result_from_samples(samples, "single-stream", path, plan, DEFAULT_BLOCKS, env))
             print(f"cycle {cycle + 1}/{args.trials + 1} done ({time.perf_counter() - started:.0f} s)", flush=True)
         run_seconds = np.mean([r["latency_ms"]["count"] * r["latency_ms"]["mean"] / 1000 for r in runs[0]]) + plan.warmup_s
         interleaved = None

@@ -211,12 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-s", type=float, default=1.0, help="warm-up seconds before timing (default 1)")
     p.add_argument("--min-iters", type=int, default=200, help="at least this many timed calls (default 200)")
     p.add_argument("--min-time-s", type=float, default=4.0, help="and at least this many seconds (default 4)")
-    p.add_argument("--blocks", type=int, default=20,
+    p.add_argument("--blocks", type=int, default=20,  # runtime.bench.stats.DEFAULT_BLOCKS
                    help="consecutive blocks (or A/B trials) whose medians feed the statistics (default 20)")
     p.add_argument("--json", help="write the result JSON here")
     p.add_argument("--save-baseline", metavar="FILE", help="save this run as a baseline")
     p.add_argument("--check", metavar="BASELINE", help="fail (exit 1) on a regression against BASELINE")
-    p.add_argument("--tolerance", type=float, default=0.05, help="slowdown tolerated before it counts (default 0.05)")
+    p.add_argument("--tolerance", type=float, default=0.05,
+                   help="the slowdown --check must catch (default 0.05): flagged past half of it when outside the run's noise")
     p.add_argument("--confidence", type=float, default=0.99, help="confidence of the ratio's interval (default 0.99)")
     p.add_argument("--compare-anyway", action="store_true", help="check against a baseline from another environment")
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")

@@ -191,9 +191,9 @@ def time_interleaved(backends: list, rounds: int = ROUNDS, calls: int = CALLS_PE
 
 
 def _reference_miou(facts, data: str, split: str, limit: int) -> float:
+    from edgeseg.metrics import scores_from_confusion
     from edgeseg.runtime.backends.ort import OrtBackend
     from edgeseg.runtime.eval import evaluate
-    from edgeseg.metrics import scores_from_confusion
 
     with OrtBackend(facts.path) as reference:
         return scores_from_confusion(evaluate(reference, data, split, limit=limit).confusion).miou
