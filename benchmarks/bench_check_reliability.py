@@ -59,6 +59,7 @@ def main() -> int:
                         help=f"widths of the slower variants (the reference is {BASE_WIDTH}; height {BASE_HEIGHT})")
     parser.add_argument("--tolerance", type=float, default=0.05)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--backend", default="onnxruntime", help="onnxruntime (default) or openvino (f32)")
     parser.add_argument("--interleaved-width", type=int, default=0,
                         help="also measure the interleaved A/B decision against this variant (0: skip)")
     parser.add_argument("--json")
@@ -75,8 +76,8 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         paths = [export(w, Path(tmp)) for w in [BASE_WIDTH, *args.widths]]
-        backends = [open_backend(p, "onnxruntime", threads=args.threads) for p in paths]
-        env = environment.collect("onnxruntime", backends[0].providers, args.threads)
+        backends = [open_backend(p, args.backend, threads=args.threads) for p in paths]
+        env = environment.collect(args.backend, backends[0].providers, args.threads)
         runs: list[list[dict]] = [[] for _ in backends]
         started = time.perf_counter()
         for cycle in range(args.trials + 1):

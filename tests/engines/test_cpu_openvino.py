@@ -176,3 +176,15 @@ def test_without_openvino_the_cpu_target_is_onnxruntime(tmp_path, capsys, cache_
         from edgeseg.engines.targets import get_target
 
         build(path, get_target("cpu"), tmp_path / "ov", backend="openvino")
+
+
+def test_cpu_identity_reads_model_and_kernel_flags():
+    from edgeseg.engines.cpu_facts import cpu_identity
+
+    x86 = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse4_2 avx2 avx512f avx512_vnni amx_bf16 ht\n\n" \
+          "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse4_2\n"
+    ident = cpu_identity(x86)
+    assert ident["model"] == "Intel(R) Xeon(R) Processor"
+    assert ident["isa"] == ["sse4_2", "avx2", "avx512f", "avx512_vnni", "amx_bf16"]  # the first CPU's; fpu/ht select no kernels
+    arm = "processor\t: 0\nFeatures\t: fp asimd asimdhp asimddp sve i8mm\nCPU part\t: 0xd42\n"
+    assert cpu_identity(arm)["isa"] == ["asimd", "asimdhp", "asimddp", "sve", "i8mm"]
