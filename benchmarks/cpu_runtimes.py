@@ -213,8 +213,9 @@ def main() -> int:
     for name in names:
         for n in args.threads:
             med = {v: statistics.median(times[name, n, v]) for v in ("ort", "openvino", "edgeseg")}
-            speed_ort = statistics.median(np.array(per_round[name, n, "ort"]) / np.array(per_round[name, n, "edgeseg"]))
-            speed_ov = statistics.median(np.array(per_round[name, n, "openvino"]) / np.array(per_round[name, n, "edgeseg"]))
+            rounds_ort = np.array(per_round[name, n, "ort"]) / np.array(per_round[name, n, "edgeseg"])
+            rounds_ov = np.array(per_round[name, n, "openvino"]) / np.array(per_round[name, n, "edgeseg"])
+            speed_ort, speed_ov = float(np.median(rounds_ort)), float(np.median(rounds_ov))
             build = prepared[name]["builds"][n]
             picked = build["picked"]
             gate_class = "int8" if picked.startswith("int8") else {"fp32": "fp32"}.get(picked, "bf16")
@@ -223,13 +224,16 @@ def main() -> int:
             holds = {"at_least_stock_openvino": speed_ov >= 1.0, "at_least_2x_ort": speed_ort >= 2.0,
                      "miou_within_gate": drop <= GATES[gate_class] + 1e-9}
             row = {"model": name, "threads": n, "median_ms": med, "edgeseg_speedup_vs_ort": speed_ort,
-                   "edgeseg_speedup_vs_openvino": speed_ov, "picked": picked, "why": build["why"],
+                   "edgeseg_speedup_vs_openvino": speed_ov,
+                   "speedup_vs_openvino_per_round": rounds_ov.round(4).tolist(),
+                   "speedup_vs_ort_per_round": rounds_ort.round(4).tolist(), "picked": picked, "why": build["why"],
                    "build_candidates": build["candidates"], "stock_openvino_hint": runners[name, n, "openvino"].hint,
                    "miou": {"ort": m_ort, "openvino": m_ov, "edgeseg": m_es}, "edgeseg_miou_drop_points": drop,
                    "gate_points": GATES[gate_class], "holds": holds}
             rows.append(row)
             print(f"| {name}, {n} | {med['ort']:.1f} ms | {med['openvino']:.1f} ms ({row['stock_openvino_hint']}) "
                   f"| {med['edgeseg']:.1f} ms ({picked}) | {speed_ort:.2f}x | {speed_ov:.2f}x "
+                  f"(rounds {rounds_ov.min():.2f}..{rounds_ov.max():.2f}) "
                   f"| {100 * m_ort:.2f} / {100 * m_ov:.2f} / {100 * m_es:.2f} ({-drop:+.2f}) "
                   f"| {', '.join(k for k, v in holds.items() if v) or '-'}"
                   f"{'; NOT ' + ', '.join(k for k, v in holds.items() if not v) if not all(holds.values()) else ''} |")
