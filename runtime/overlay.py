@@ -68,12 +68,16 @@ def render_overlay(frame: np.ndarray, labels: np.ndarray, lut: np.ndarray, *, al
         mode: ``blend`` (colours over the frame) or ``none`` (colours only).
         legend_classes: class names to draw a legend of the classes present; None for no legend.
     """
-    labels = resize_labels(labels, frame.shape[0], frame.shape[1])
+    height, width = frame.shape[:2]
+    # Colour at the model size, then resize the colours: nearest-neighbour picks the same source pixel for
+    # every channel, so this equals colouring the resized labels, with the lookup on (often 4x) fewer pixels.
     colours = colorize(labels, lut)
+    if colours.shape[:2] != (height, width):
+        colours = cv2.resize(colours, (width, height), interpolation=cv2.INTER_NEAREST)
     out = colours if mode == "none" else blend(frame, colours, alpha)
     if legend_classes is not None:
         out = np.ascontiguousarray(out)
-        draw_legend(out, labels, legend_classes, lut)
+        draw_legend(out, resize_labels(labels, height, width), legend_classes, lut)
     return out
 
 
