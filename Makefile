@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints-cpu.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,bench,trt,video,webrtc,dev,opencv]'
+	$(BIN)/python -m pip install -q $(if $(TORCH_CONSTRAINTS),-c $(TORCH_CONSTRAINTS)) -e '.[train,export,bench,trt,video,webrtc,dev,opencv,openvino]'
 	# TensorRT 10.13 type stubs for `make typecheck` (TensorRT itself is not on PyPI for every platform)
 	$(BIN)/python -m pip install -q --no-deps tensorrt-stubs
 	touch $(STAMP)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -107,11 +108,11 @@ def backend_fps(backend, frames: list[np.ndarray]) -> float:
 
 def pipeline_fps(backend, renderer, video: Path, out: Path) -> tuple[float, dict]:
     """End-to-end FPS, and the summary with ``inference_busy``: the share of the run the
-    inference thread spent preprocessing and inferring (1.0: the backend never waited for frames)."""
+    inference thread spent inferring (1.0: the backend never waited for frames)."""
     pipeline = Pipeline(open_source(str(video)), backend, [open_sink(str(out), fps=10.0)], renderer)
     summary = pipeline.run()
     assert summary["error"] is None and summary["dropped"] == 0, summary
-    busy = sum(t.preprocess + t.infer for t in pipeline.stats.finished)
+    busy = sum(t.infer for t in pipeline.stats.finished)  # a file source's frames are resized by the capture thread
     summary["inference_busy"] = busy / summary["seconds"]
     return summary["fps"], summary
 
@@ -140,16 +141,20 @@ def sequential_fps(backend, renderer, video: Path, out: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onnx", help="an edgeseg ONNX (default: export models/camvid_enet.pt)")
+    parser.add_argument("--onnx", help="an edgeseg ONNX, or a built artifact such as the cpu target's .blob "
+                                       "(default: export models/camvid_enet.pt)")
+    parser.add_argument("--backend", default="auto",
+                        help="backend for every measurement: auto (by suffix), onnxruntime, openvino (default auto)")
     parser.add_argument("--video", help="video file (default: ../shared/data/video/camvid_0016E5_val.mp4, else the bundled clip)")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads for every measurement")
+    parser.add_argument("--threads", type=int, default=1, help="inference threads (onnxruntime or OpenVINO) for every measurement")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
     video = Path(args.video) if args.video else (SHARED_VIDEO if SHARED_VIDEO.is_file() else SAMPLE_VIDEO)
     with tempfile.TemporaryDirectory(prefix="edgeseg-bench-") as tmp:
         onnx_path = Path(args.onnx) if args.onnx else export_checkpoint(CHECKPOINT, Path(tmp) / "camvid_enet.onnx")
-        with open_backend(onnx_path, threads=args.threads) as backend:
+        with open_backend(onnx_path, args.backend, threads=args.threads) as backend:
             _, height, width, _ = backend.input_shape
             frames = decode(video, height, width)
             meta = backend.metadata
@@ -175,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     median = {k: statistics.median(v) for k, v in rounds.items()}
     result = {
         "model": str(args.onnx or CHECKPOINT), "video": str(video), "frames": len(frames), "input": [height, width],
-        "threads": args.threads, "rounds": rounds, "median_fps": median,
+        "threads": args.threads, "backend": backend.name, "providers": getattr(backend, "providers", None),
+        "load_average": {"before": load_before, "after": os.getloadavg()}, "rounds": rounds, "median_fps": median,
         "ratios_per_round": ratios,
         "pipeline_over_backend": statistics.median(ratios["pipeline"]),
         "sequential_over_backend": statistics.median(ratios["sequential"]),
@@ -187,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backend alone {median['backend']:.1f} FPS, pipeline {median['pipeline']:.1f} FPS "
           f"(ratio {result['pipeline_over_backend']:.3f}), sequential loop {median['sequential']:.1f} FPS "
           f"(ratio {result['sequential_over_backend']:.3f}); median of {args.rounds} rounds, {len(frames)} frames, "
-          f"{args.threads} thread(s); pipeline inference thread busy {statistics.median(busy):.3f} of the run")
+          f"{args.threads} thread(s), {result['backend']}; pipeline inference thread busy {statistics.median(busy):.3f} of the run; "
+          f"load average {load_before[0]:.2f} before, {result['load_average']['after'][0]:.2f} after")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

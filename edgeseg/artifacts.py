@@ -53,7 +53,7 @@ def read_artifact_metadata(path: str | Path) -> tuple[str, ModelMetadata, dict[s
         if ONNX_METADATA_KEY not in props:
             raise EdgesegError(f"{path} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}')")
         return "onnx", ModelMetadata.from_json(props[ONNX_METADATA_KEY], source=str(path)), {}
-    if suffix == ".engine":
+    if suffix in (".engine", ".blob"):  # TensorRT engine, OpenVINO compiled model (cpu target)
         sidecar = path.with_name(path.name + ".json")
         if not sidecar.is_file():
             raise EdgesegError(f"engine {path} has no sidecar {sidecar}; rebuild it with 'edgeseg build'")
@@ -62,4 +62,4 @@ def read_artifact_metadata(path: str | Path) -> tuple[str, ModelMetadata, dict[s
             raise EdgesegError(f"sidecar {sidecar} lacks 'metadata'")
         extra = {k: v for k, v in data.items() if k != "metadata"}
         return "engine", ModelMetadata.from_dict(data["metadata"], source=str(sidecar)), extra
-    raise EdgesegError(f"{path}: unknown artifact kind {suffix or '(no suffix)'}; expected .pt, .onnx or .engine")
+    raise EdgesegError(f"{path}: unknown artifact kind {suffix or '(no suffix)'}; expected .pt, .onnx, .engine or .blob")

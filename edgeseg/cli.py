@@ -188,12 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "the artifact inside is named MODEL.TARGET.onnx or .engine")
     p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
     p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
+    cpu = p.add_argument_group("cpu target (OpenVINO where installed: the fastest precision that passes the accuracy gate)")
+    cpu.add_argument("--backend", default="auto", choices=["auto", "openvino", "onnxruntime"],
+                     help="runtime the cpu target is built for (default auto: openvino where installed)")
+    cpu.add_argument("--threads", type=int, default=0, help="inference threads the candidates are timed and built with (0: all cores)")
+    cpu.add_argument("--int8", action="append", default=[], metavar="MODEL.int8.onnx",
+                     help="an INT8 Q/DQ variant of this ONNX to consider (repeatable; STEM.int8.onnx beside it is found itself)")
+    cpu.add_argument("--eval-data", metavar="DIR",
+                     help="labelled data set for the accuracy gate; without it only the exact FP32 is eligible")
+    cpu.add_argument("--split", default="val", help="split of --eval-data (default: val)")
+    cpu.add_argument("--eval-limit", type=int, default=0, help="score only the first N images in the gate (0: all)")
 
     p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
     _add_run_arguments(p)
 
     p = add("eval", _eval, "mIoU of a model artifact on a labelled data set")
-    p.add_argument("artifact", help="checkpoint .pt, ONNX .onnx or engine .engine")
+    p.add_argument("artifact", help="checkpoint .pt, ONNX .onnx, OpenVINO .blob or engine .engine")
     add_model_arguments(p)
     p.add_argument("--data", required=True, help="data folder (CamVid layout, or images/masks/classes.txt)")
     p.add_argument("--split", default="val", help="split to score (default: val)")
@@ -223,12 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-s", type=float, default=1.0, help="warm-up seconds before timing (default 1)")
     p.add_argument("--min-iters", type=int, default=200, help="at least this many timed calls (default 200)")
     p.add_argument("--min-time-s", type=float, default=4.0, help="and at least this many seconds (default 4)")
-    p.add_argument("--blocks", type=int, default=20,
+    p.add_argument("--blocks", type=int, default=20,  # runtime.bench.stats.DEFAULT_BLOCKS
                    help="consecutive blocks (or A/B trials) whose medians feed the statistics (default 20)")
     p.add_argument("--json", help="write the result JSON here")
     p.add_argument("--save-baseline", metavar="FILE", help="save this run as a baseline")
     p.add_argument("--check", metavar="BASELINE", help="fail (exit 1) on a regression against BASELINE")
-    p.add_argument("--tolerance", type=float, default=0.05, help="slowdown tolerated before it counts (default 0.05)")
+    p.add_argument("--tolerance", type=float, default=0.05,
+                   help="the slowdown --check must catch (default 0.05): flagged past half of it when outside the run's noise")
     p.add_argument("--confidence", type=float, default=0.99, help="confidence of the ratio's interval (default 0.99)")
     p.add_argument("--compare-anyway", action="store_true", help="check against a baseline from another environment")
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")

@@ -30,13 +30,14 @@ def add_data_kind(p: argparse.ArgumentParser, flag: str = "--kind") -> None:
 def add_model_arguments(p: argparse.ArgumentParser, *, backend_help: str | None = None) -> None:
     """``--backend``, ``--providers``, ``--threads``, as ``edgeseg run`` has them."""
     p.add_argument("--backend", default="auto",
-                   help=backend_help or "auto (by suffix: .pt torch, .onnx onnxruntime, .engine tensorrt), "
-                                        "onnxruntime, tensorrt or torch")
+                   help=backend_help or "auto (by suffix: .pt torch, .onnx onnxruntime, .blob openvino, "
+                                        ".engine tensorrt), onnxruntime, openvino, tensorrt or torch")
     p.add_argument("--providers", default="cpu",
                    help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, "
                         "tensorrt (default: cpu); an error with another backend")
     p.add_argument("--threads", type=int, default=0,
-                   help="onnxruntime intra-op threads (0: onnxruntime's default); an error with another backend")
+                   help="onnxruntime or OpenVINO inference threads (0: the runtime's default); an error with "
+                        "another backend")
 
 
 def provider_list(text: str | None) -> list[str]:

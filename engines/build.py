@@ -412,11 +412,35 @@ def build(onnx_path: str | Path, target: Target, out_dir: str | Path | None = No
     # One build of an artifact at a time: a second build of the same output waits, then finds it up to date.
     # Without this, two TensorRT builds (whose plans differ run to run) could leave one's engine beside the
     # other's sidecar, an artifact that check_artifact then refuses.
+    if not target.is_tensorrt:
+        return build_cpu_target(facts, target, out, **kwargs)
     with artifact_lock(artifact_path(facts.path, target, out)):
-        if target.is_tensorrt:
-            return build_tensorrt(facts, target, out, **kwargs)
-        kwargs.pop("use_dla", None)
-        return build_cpu(facts, target, out, force=kwargs.get("force", False))
+        return build_tensorrt(facts, target, out, **kwargs)
+
+
+def build_cpu_target(facts: OnnxFacts, target: Target, out: Path | None, *, backend: str = "auto",
+                     force: bool = False, **kwargs: Any) -> BuildResult:
+    """The cpu target: OpenVINO where installed (``backend`` auto or openvino), else onnxruntime.
+
+    kwargs for OpenVINO: ``threads``, ``int8``, ``eval_data``, ``split``, ``eval_limit``
+    (see :func:`.cpu_openvino.build_cpu_openvino`); onnxruntime takes none of them.
+    """
+    from .cpu_openvino import artifact_path_openvino, build_cpu_openvino, openvino_available
+
+    kwargs.pop("use_dla", None)
+    if backend not in ("auto", "openvino", "onnxruntime"):
+        raise EdgesegError(f"--backend {backend!r} does not build the cpu target; choose auto, openvino or onnxruntime")
+    if backend == "openvino" or (backend == "auto" and openvino_available()):
+        with artifact_lock(artifact_path_openvino(facts.path, target, out)):
+            return build_cpu_openvino(facts, target, out, force=force, **kwargs)
+    if backend == "auto":
+        log.info("openvino is not installed: building the cpu target with onnxruntime "
+                 "(pip install 'edgeseg[openvino]' for the faster OpenVINO build)")
+    asked = sorted(k for k, v in kwargs.items() if v not in (None, 0, [], "val"))
+    if asked:
+        log.warning("the onnxruntime cpu build ignores %s (they choose OpenVINO's precision)", ", ".join(asked))
+    with artifact_lock(artifact_path(facts.path, target, out)):
+        return build_cpu(facts, target, out, force=force)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -424,7 +448,13 @@ def run_build(args: argparse.Namespace) -> int:
     from .detect import resolve_target
 
     target = resolve_target(args.target)
-    result = build(args.onnx, target, args.out, force=args.force, **({"use_dla": not args.no_dla} if target.is_tensorrt else {}))
+    if target.is_tensorrt:
+        extra: dict[str, Any] = {"use_dla": not args.no_dla}
+    else:
+        extra = {"backend": getattr(args, "backend", "auto"), "threads": getattr(args, "threads", 0),
+                 "int8": getattr(args, "int8", None) or [], "eval_data": getattr(args, "eval_data", None),
+                 "split": getattr(args, "split", "val"), "eval_limit": getattr(args, "eval_limit", 0)}
+    result = build(args.onnx, target, args.out, force=args.force, **extra)
     if result.skipped:
         print(f"{result.artifact} is up to date (build key {result.key[:12]}); nothing to do (--force rebuilds)")
     else:

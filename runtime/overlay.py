@@ -69,11 +69,21 @@ def render_overlay(frame: np.ndarray, labels: np.ndarray, lut: np.ndarray, *, al
         legend_min_share: smallest share of the frame a class needs to be in the legend.
     """
     mode = VIEW_ALIASES.get(mode, mode)
-    labels = upsample_labels(labels, frame.shape[0], frame.shape[1], filter)
-    colours = colorize(labels, lut)
-    hidden = np.isin(labels, ignore) if ignore else None
-    if hidden is not None:
-        colours[hidden] = 0
+    height, width = frame.shape[:2]
+    if filter == "point" and not ignore:
+        # Colour at the model size, then resize the colours: nearest-neighbour picks the same source pixel for
+        # every channel, so this equals colouring the resized labels, with the lookup on (often 4x) fewer pixels.
+        colours = colorize(labels, lut)
+        if colours.shape[:2] != (height, width):
+            colours = cv2.resize(colours, (width, height), interpolation=cv2.INTER_NEAREST)
+        hidden = None
+        full_labels = None  # resized only if the legend needs them
+    else:
+        full_labels = upsample_labels(labels, height, width, filter)
+        colours = colorize(full_labels, lut)
+        hidden = np.isin(full_labels, ignore) if ignore else None
+        if hidden is not None:
+            colours[hidden] = 0
     if mode == "overlay":
         out = blend(frame, colours, alpha)
         if hidden is not None:
@@ -82,7 +92,9 @@ def render_overlay(frame: np.ndarray, labels: np.ndarray, lut: np.ndarray, *, al
         out = colours
     if legend_classes is not None:
         out = np.ascontiguousarray(out)
-        draw_legend(out, labels, legend_classes, lut, min_share=legend_min_share, ignore=ignore)
+        if full_labels is None:
+            full_labels = upsample_labels(labels, height, width, filter)
+        draw_legend(out, full_labels, legend_classes, lut, min_share=legend_min_share, ignore=ignore)
     if mode == "side-by-side":
         out = np.hstack([frame, out])
     return out

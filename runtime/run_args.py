@@ -53,10 +53,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="draw the classes in view (those above --legend-min-share), scaled to the frame, on a panel")
     p.add_argument("--legend-min-share", type=float, default=0.01, metavar="F",
                    help="smallest share of the frame a class needs to be listed in the legend (default 0.01)")
-    p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, torch (default: auto)")
+    p.add_argument("--backend", default="auto", help="auto (by file type), onnxruntime, openvino, tensorrt, torch (default: auto)")
     p.add_argument("--providers", default="cpu",
                    help="onnxruntime execution providers in order of preference, comma-separated: cpu, cuda, tensorrt (default: cpu)")
-    p.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: onnxruntime's default)")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime/OpenVINO inference threads (0: the runtime's default)")
     proposals = p.add_argument_group("proposal models (DeepMask, SharpMask)")
     proposals.add_argument("--top-k", type=int, default=None, metavar="K",
                            help="most proposals drawn per frame, best first (default 10)")

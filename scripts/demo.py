@@ -43,9 +43,10 @@ def run() -> None:
          "--eval-data", str(SAMPLES), "--max-miou-drop", "1.0")
     step("info", str(OUT / "camvid_enet.int8.onnx"))
     step("compare", str(onnx), str(OUT / "camvid_enet.fp16.onnx"), "--data", str(SAMPLES))
-    # On a Jetson this would be --target auto; here it is onnxruntime's optimised model plus its sidecar.
+    # On a Jetson this would be --target auto; here it is OpenVINO's compiled model (.blob) where openvino is
+    # installed, else onnxruntime's optimised model (.onnx), plus its sidecar.
     step("build", str(OUT / "camvid_enet.int8.onnx"), "--target", "cpu", "-o", str(OUT / "engines"))
-    built = OUT / "engines" / "camvid_enet.int8.cpu.onnx"
+    built = next(p for p in (OUT / "engines" / f"camvid_enet.int8.cpu{s}" for s in (".blob", ".onnx")) if p.is_file())
     step("eval", str(built), "--data", str(SAMPLES), "--json", str(OUT / "eval_int8_cpu.json"))
     # The CPU fallback runs FP32: onnxruntime's INT8 kernels are slower than FP32 on most CPUs.
     step("run", str(onnx), "--source", str(VIDEO), "--sink", str(OUT / "overlay.mp4"), "--legend",

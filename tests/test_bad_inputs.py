@@ -361,7 +361,8 @@ CASES: list[Case] = [
     # faults
     Case("disk_full_during_build", "disk full while writing the built artifact (os.fsync raises ENOSPC)",
          "build --target cpu", _disk_full, "No space left on device on the file system of {tmp}/built; free some space",
-         absent=("built/model.cpu.onnx", "built/model.cpu.onnx.json"), fault=True),
+         absent=("built/model.cpu.onnx", "built/model.cpu.onnx.json", "built/model.cpu.blob", "built/model.cpu.blob.json"),
+         fault=True),
     Case("disk_full_during_eval_json", "quota exceeded while writing eval's --json (os.fsync raises EDQUOT)", "eval",
          _disk_full_eval_json, "cannot write {tmp}/scores.json: Disk quota exceeded on the file system of {tmp}",
          absent=("scores.json",), fault=True),

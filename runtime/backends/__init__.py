@@ -13,26 +13,41 @@ from edgeseg.errors import EdgesegError
 
 from .base import Backend
 
-BACKENDS = ("auto", "onnxruntime", "tensorrt", "torch")
+BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt", "torch")
+# ``auto``: the backend for each artifact suffix. ``.blob`` is the cpu target's OpenVINO compiled model.
+BACKEND_BY_SUFFIX = {".pt": "torch", ".onnx": "onnxruntime", ".engine": "tensorrt", ".blob": "openvino"}
+
+
+def resolve_backend(path: str | os.PathLike, backend: str = "auto") -> str:
+    """The backend that will load ``path``: ``backend`` itself, or for ``auto`` the one its suffix names.
+
+    The one place that decides (every command's ``--backend`` goes through it).
+    """
+    if backend not in BACKENDS:
+        raise EdgesegError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    suffix = Path(path).suffix.lower()
+    if suffix not in BACKEND_BY_SUFFIX:
+        raise EdgesegError(f"cannot tell the backend for {path} (suffix {suffix or 'none'}); expected "
+                           f"{', '.join(BACKEND_BY_SUFFIX)}, or pass --backend")
+    return BACKEND_BY_SUFFIX[suffix]
 
 
 def open_backend(path: str | os.PathLike, backend: str = "auto", *, providers: list[str] | None = None, threads: int = 0, device: str = "cpu") -> Backend:
-    """Load ``path`` with ``backend`` (``auto``: by suffix: .pt -> torch, .onnx -> onnxruntime, .engine -> tensorrt).
+    """Load ``path`` with ``backend`` (``auto``: by suffix, see :func:`resolve_backend`).
 
-    An ``.onnx`` with a ``.onnx.json`` sidecar (the cpu target of ``edgeseg build``)
-    is checked against its sidecar first, like an engine.
+    An ``.onnx`` with a ``.onnx.json`` sidecar (the cpu target of ``edgeseg build``
+    without OpenVINO) is checked against its sidecar first, like an engine; so is
+    a ``.blob`` (the cpu target with OpenVINO). ``threads``: onnxruntime's or
+    OpenVINO's inference threads (0: the runtime's default, or the build's for a ``.blob``).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if backend == "auto":
-        if suffix == ".pt":
-            backend = "torch"
-        elif suffix == ".onnx":
-            backend = "onnxruntime"
-        elif suffix == ".engine":
-            backend = "tensorrt"
-        else:
-            raise EdgesegError(f"cannot tell the backend for {path} (suffix {suffix or 'none'}); expected .pt, .onnx or .engine, or pass --backend")
+    backend = resolve_backend(path, backend)
+    if backend == "openvino":
+        from .openvino import OpenVinoBackend
+
+        return OpenVinoBackend(path, threads=threads)
     if backend == "torch":
         from .pytorch import TorchBackend
 
@@ -55,4 +70,4 @@ def open_backend(path: str | os.PathLike, backend: str = "auto", *, providers: l
     raise EdgesegError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Backend", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "open_backend", "resolve_backend"]

@@ -52,7 +52,8 @@ def rerun(baseline_path: Path, baseline: dict[str, Any]) -> dict[str, Any]:
     if not artifact.is_file():
         raise EdgesegError(f"{baseline_path}: its artifact {baseline['artifact']} is not at {artifact} (paths are "
                            "relative to the baseline file); rebuild it there or re-record the baseline")
-    backend_name = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "torch": "torch"}.get(env_before.get("backend"), "auto")
+    backend_name = {"onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt",
+                    "torch": "torch"}.get(env_before.get("backend"), "auto")
     threads = int(env_before.get("threads") or 0)
     with open_backend(artifact, backend_name, threads=threads) as backend:
         env = environment.collect(backend.name, getattr(backend, "providers", None), threads, env_before.get("engine_key"))

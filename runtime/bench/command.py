@@ -29,7 +29,15 @@ from ..backends import open_backend
 from . import environment
 from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_interleaved
 from .preflight import baseline_artifact_field, check_flags_against_baseline, check_outputs
-from .stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_ratio, summarize
+from .stats import (
+    DEFAULT_BLOCKS,
+    block_medians,
+    block_statistics,
+    bootstrap_ratio,
+    decide,
+    paired_bootstrap_ratio,
+    summarize,
+)
 
 log = logging.getLogger("edgeseg.bench")
 SCENARIOS = ("single-stream", "offline", "pipeline")
@@ -98,7 +106,12 @@ def check_against_baseline(result: dict[str, Any], baseline: dict[str, Any], *, 
             f"{source} was recorded on a different environment; refusing to compare:\n  " + "\n  ".join(diffs)
             + "\nrecord a baseline on this machine (--save-baseline), or pass --compare-anyway"
         )
-    estimate = bootstrap_ratio(baseline["block_medians_ms"], result["block_medians_ms"], confidence=confidence)
+    if baseline.get("latencies_ms") and result.get("latencies_ms"):  # the statistic from the raw latencies of both
+        blocks = int(baseline.get("plan", {}).get("blocks", DEFAULT_BLOCKS))
+        reference, current = (block_statistics(r["latencies_ms"], blocks) for r in (baseline, result))
+    else:  # a baseline saved without its latencies: its block medians are all there is
+        reference, current = baseline["block_medians_ms"], result["block_medians_ms"]
+    estimate = bootstrap_ratio(reference, current, confidence=confidence)
     decision = decide(estimate, tolerance)
     return decision.to_dict() | {"environment_differences": diffs}
 

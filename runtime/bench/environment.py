@@ -16,7 +16,7 @@ from typing import Any
 
 # Keys compared between a baseline and the current run.
 COMPARED_KEYS = (
-    "cpu_model", "cpu_count", "machine", "gpu", "gpu_driver", "tensorrt", "onnxruntime", "opencv",
+    "cpu_model", "cpu_count", "machine", "gpu", "gpu_driver", "tensorrt", "onnxruntime", "openvino", "opencv",
     "backend", "providers", "threads", "jetson_model", "jetson_power_mode",
 )
 
@@ -106,6 +106,8 @@ def collect(backend_name: str, providers: list[str] | None, threads: int, engine
         "gpu_driver": driver,
         "tensorrt": _version("tensorrt"),
         "onnxruntime": _version("onnxruntime"),
+        # only where it runs the model: baselines of the other backends stay comparable with or without it installed
+        "openvino": _version("openvino") if backend_name == "openvino" else None,
         "opencv": cv2.__version__,
         "numpy": np.__version__,
         "backend": backend_name,

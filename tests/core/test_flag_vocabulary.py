@@ -70,7 +70,7 @@ def test_providers_cuda_with_a_checkpoint_is_an_error_not_ignored(capsys):
     assert main(["eval", str(COMMITTED_ENET), "--data", str(SAMPLES), "--providers", "cuda"]) == 2
     assert "--providers cuda: execution providers are onnxruntime's" in capsys.readouterr().err
     assert main(["run", str(COMMITTED_ENET), "--source", "synthetic://", "--sink", "null", "--threads", "3"]) == 2
-    assert "--threads 3: intra-op threads are onnxruntime's" in capsys.readouterr().err
+    assert "--threads 3: inference threads are onnxruntime's and OpenVINO's" in capsys.readouterr().err
 
 
 def test_folder_data_set_with_default_normalisation_warns_with_its_own_statistics(tmp_path, caplog):

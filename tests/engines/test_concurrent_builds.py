@@ -46,7 +46,7 @@ def test_two_cpu_builds_into_the_same_folder(tmp_path):
     import onnxruntime
 
     model, _, _ = make_contract_onnx(tmp_path / "model.onnx")
-    argv = [sys.executable, "-m", "edgeseg", "build", str(model), "--target", "cpu", "-o"]
+    argv = [sys.executable, "-m", "edgeseg", "build", str(model), "--target", "cpu", "--backend", "onnxruntime", "-o"]
     errs = _wait([_start([*argv, str(tmp_path / "shared")], tmp_path / "cache") for _ in range(2)])
     # the builds were serialised by the artifact lock: the second found the first's result
     assert sum("up to date" in e for e in errs) == 1, errs

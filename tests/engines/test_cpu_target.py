@@ -1,4 +1,7 @@
-"""The cpu target for real: `edgeseg build --target cpu` with onnxruntime, then `edgeseg eval` on its output."""
+"""The cpu target for real: `edgeseg build --target cpu --backend onnxruntime`, then `edgeseg eval` on its output.
+
+(The OpenVINO build, the default where openvino is installed, is tested in test_cpu_openvino.py.)
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ def quantize_qdq(src, dst, height, width):
 
 def test_cpu_build_matches_the_source_model(tmp_path, capsys):
     path, weight, bias = make_contract_onnx(tmp_path / "m.onnx", batch=2)
-    assert main(["build", str(path), "--target", "cpu", "-o", str(tmp_path / "out")]) == 0
+    assert main(["build", str(path), "--target", "cpu", "--backend", "onnxruntime", "-o", str(tmp_path / "out")]) == 0
     artifact = tmp_path / "out" / "m.cpu.onnx"
     side = json.loads((tmp_path / "out" / "m.cpu.onnx.json").read_text())
     import onnxruntime
@@ -46,7 +49,7 @@ def test_cpu_build_matches_the_source_model(tmp_path, capsys):
         assert np.array_equal(backend.infer(batch), contract_onnx_expected_labels(batch, weight, bias))
     # the same command again: up to date, nothing rebuilt
     mtime = artifact.stat().st_mtime_ns
-    assert main(["build", str(path), "--target", "cpu", "-o", str(tmp_path / "out")]) == 0
+    assert main(["build", str(path), "--target", "cpu", "--backend", "onnxruntime", "-o", str(tmp_path / "out")]) == 0
     assert "is up to date" in capsys.readouterr().out and artifact.stat().st_mtime_ns == mtime
     # a changed artifact is refused, naming the command that rebuilds it
     artifact.write_bytes(artifact.read_bytes() + b"\0")
@@ -60,7 +63,7 @@ def test_build_cpu_then_eval(tmp_path, capsys, precision):
     source, _, _ = make_contract_onnx(tmp_path / "m.onnx", height=36, width=48, num_classes=11, seed=4)
     if precision == "int8":
         source = quantize_qdq(source, tmp_path / "m.int8.onnx", 36, 48)
-    assert main(["build", str(source), "--target", "cpu", "-o", str(tmp_path / "out")]) == 0
+    assert main(["build", str(source), "--target", "cpu", "--backend", "onnxruntime", "-o", str(tmp_path / "out")]) == 0
     artifact = tmp_path / "out" / f"{source.name[:-5]}.cpu.onnx"
     scores = {}
     for name, model in (("source", source), ("built", artifact)):

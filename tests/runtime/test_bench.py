@@ -7,7 +7,15 @@ import pytest
 from helpers import make_contract_onnx
 
 from edgeseg.cli import main
-from edgeseg.runtime.bench.stats import block_medians, bootstrap_ratio, decide, paired_bootstrap_ratio, summarize
+from edgeseg.runtime.bench.stats import (
+    BLOCK_QUANTILE,
+    block_medians,
+    block_statistics,
+    bootstrap_ratio,
+    decide,
+    paired_bootstrap_ratio,
+    summarize,
+)
 
 
 def _run(rng, median, spread, n=400):
@@ -40,11 +48,30 @@ def test_wider_distribution_with_same_median_is_not_flagged():
     assert not d.regression, d.reason
 
 
-def test_small_significant_slowdown_within_tolerance_passes():
+def test_small_significant_slowdown_below_the_midpoint_passes():
     rng = np.random.default_rng(3)
-    a, b = _run(rng, 10.0, 0.02, 2000), _run(rng, 10.3, 0.02, 2000)
-    d = decide(bootstrap_ratio(block_medians(a, 20), block_medians(b, 20)), 0.05)
-    assert not d.regression and d.estimate.low > 1 and "within the tolerance" in d.reason
+    a, b = _run(rng, 10.0, 0.02, 2000), _run(rng, 10.15, 0.02, 2000)
+    d = decide(bootstrap_ratio(block_statistics(a, 20), block_statistics(b, 20)), 0.05)
+    assert not d.regression and d.estimate.low > 1 and "below the midpoint 1.025" in d.reason
+
+
+def test_a_slowdown_of_the_tolerance_is_caught_and_equal_speed_is_not():
+    """Midpoint rule: +5 % is caught 9 times in 10 or more, equal speed flagged at most 1 in 20 (8 % log-normal spread)."""
+    caught = alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        a, same, slower = _run(rng, 10.0, 0.08, 400), _run(rng, 10.0, 0.08, 400), _run(rng, 10.5, 0.08, 400)
+        ref = block_statistics(a, 20)
+        caught += decide(bootstrap_ratio(ref, block_statistics(slower, 20)), 0.05).regression
+        alarms += decide(bootstrap_ratio(ref, block_statistics(same, 20)), 0.05).regression
+    assert caught >= 18 and alarms <= 1, (caught, alarms)
+
+
+def test_block_statistics_takes_the_low_quantile_of_each_block():
+    x = np.concatenate([np.arange(1.0, 5.0), np.arange(10.0, 14.0)])  # two blocks: 1..4, 10..13
+    assert block_statistics(x, 2, 0.25).tolist() == [1.75, 10.75]
+    assert block_statistics(x, 2).tolist() == block_statistics(x, 2, BLOCK_QUANTILE).tolist()
+    assert block_medians(x, 2).tolist() == [2.5, 11.5]
 
 
 def test_paired_ratio_cancels_common_drift():

@@ -51,3 +51,15 @@ def test_legend_and_fps_text_draw_on_the_image():
 def test_bad_options(kwargs, message):
     with pytest.raises(EdgesegError, match=message):
         OverlayRenderer(PALETTE, list(CAMVID_CLASSES), **kwargs)
+
+
+@pytest.mark.parametrize("frame_size", [(720, 960), (113, 157), (17, 23)])
+def test_colours_resized_equal_colours_of_resized_labels(frame_size):
+    """The overlay colours at the model size and resizes the colours: the same image as colouring resized labels."""
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 12, (45, 61), dtype=np.uint8)
+    frame = rng.integers(0, 256, (*frame_size, 3), dtype=np.uint8)
+    lut = palette_lut(PALETTE)
+    big = cv2.resize(labels, frame_size[::-1], interpolation=cv2.INTER_NEAREST)
+    raw = OverlayRenderer(PALETTE, list(CAMVID_CLASSES), mode="none").render(frame, labels)
+    assert np.array_equal(raw, lut[big])

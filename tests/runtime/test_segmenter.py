@@ -55,7 +55,7 @@ def test_bad_frames_and_options_are_clear_errors(small_onnx):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"providers": ["cuda"]}, "--providers cuda: execution providers are onnxruntime's; .*camvid_enet.pt runs on torch"),
-    ({"threads": 2}, "--threads 2: intra-op threads are onnxruntime's; .* runs on torch"),
+    ({"threads": 2}, "--threads 2: inference threads are onnxruntime's and OpenVINO's; .* runs on torch"),
 ])
 def test_flags_that_cannot_apply_are_refused_before_loading(kwargs, message):
     with pytest.raises(EdgesegError, match=message):
