@@ -15,8 +15,16 @@ from helpers import ROOT
 from edgeseg.cli import main
 from edgeseg.datasets import layout_info, read_depth, read_image, read_mask, rgbd_samples
 from edgeseg.errors import EdgesegError
-from edgeseg.train.data.synthetic_rgbd import (CLASSES, FAR_RANGE_M, FLOOR, NEAR_RANGE_M, WALL, render_scene,
-                                               scene_seed, write_dataset)
+from edgeseg.train.data.synthetic_rgbd import (
+    CLASSES,
+    FAR_RANGE_M,
+    FLOOR,
+    NEAR_RANGE_M,
+    WALL,
+    render_scene,
+    scene_seed,
+    write_dataset,
+)
 
 H, W = 48, 64
 SPLITS = {"train": 4, "val": 2}
