@@ -10,7 +10,8 @@ Steps, each skipped when its output already exists (so a rerun only summarises):
    with ``data.root`` set to the variant and ``seed`` to SEED, one run at a time.
 3. ``models/ablations/lstmcf_synthetic_{rgbd,rgb}.s{SEED}.metrics.jsonl``: each run's record, and
    ``models/ablations/lstmcf_synthetic_depth.json``: every run's last-epoch val mIoU and per-class IoU,
-   and the with-minus-without difference per seed.
+   the fraction of each near_*/far_* class's val pixels its last.pt labels as the depth twin
+   (``edgeseg eval``'s confusion matrix), and the with-minus-without mIoU difference per seed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,23 @@ def last_record(run: Path) -> dict | None:
         return None
     record = json.loads(metrics.read_text(encoding="utf-8").splitlines()[-1])
     return record if record["epoch"] == json.loads(config.read_text(encoding="utf-8"))["epochs"] else None
+
+
+def depth_twin_confusion(checkpoint: Path, data: Path) -> dict[str, float]:
+    """Of the val pixels of each near_*/far_* class, the fraction the model labels as its depth twin
+    (near_box <-> far_box, near_sphere <-> far_sphere): the mistake only depth can prevent."""
+    from edgeseg.runtime.backends import open_backend
+    from edgeseg.runtime.eval import evaluate
+    from edgeseg.train.data.synthetic_rgbd import CLASSES
+
+    with open_backend(checkpoint) as backend:
+        confusion = evaluate(backend, data, "val").confusion  # rows: truth, columns: prediction
+    out = {}
+    for shape in ("box", "sphere"):
+        near, far = CLASSES.index(f"near_{shape}"), CLASSES.index(f"far_{shape}")
+        for truth, twin in ((near, far), (far, near)):
+            out[CLASSES[truth]] = round(float(confusion[truth, twin] / max(confusion[truth].sum(), 1)), 4)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 "epoch": record["epoch"], "val_miou": round(record["val_miou"], 4),
                 "val_pixel_accuracy": round(record["val_pixel_accuracy"], 4),
                 "per_class_iou": {k: round(v, 4) for k, v in record["per_class_iou"].items()},
+                "labelled_as_depth_twin": depth_twin_confusion(run / "last.pt", args.data / variant),
                 "seconds": round(sum(json.loads(line)["seconds"] for line in
                                      (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()), 1)}
         runs = summary["runs"]
