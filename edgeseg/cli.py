@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="a target from 'edgeseg targets', or auto (detect this machine)")
     p.add_argument("-o", "--out", metavar="FOLDER",
                    help="output folder, created if its parent exists (default: the ONNX's folder); "
-                        "the artifact inside is named MODEL.TARGET.onnx or .engine")
+                        "the artifact inside is named MODEL.TARGET.onnx, .blob (OpenVINO) or .engine")
     p.add_argument("--force", action="store_true", help="rebuild even if an artifact with the same build key exists")
     p.add_argument("--no-dla", action="store_true", help="build for the GPU only, also on targets with a DLA")
     cpu = p.add_argument_group("cpu target (OpenVINO where installed: the fastest precision that passes the accuracy gate)")
@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     cpu.add_argument("--eval-data", metavar="DIR",
                      help="labelled data set for the accuracy gate; without it only the exact FP32 is eligible")
     cpu.add_argument("--split", default="val", help="split of --eval-data (default: val)")
-    cpu.add_argument("--eval-limit", type=int, default=0, help="score only the first N images in the gate (0: all)")
+    cpu.add_argument("--limit", "--eval-limit", dest="eval_limit", type=int, default=0, action=DeprecatedAlias,
+                     new="--limit", help="score only the first N images in the gate (0: all); --eval-limit is its old name")
 
     p = add("run", _run, "segment video from a file, camera, RTSP or GStreamer into a file, window or web page")
     _add_run_arguments(p)

@@ -22,7 +22,7 @@ from .ranges import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, SIDE, Range,
 INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "export": (("checkpoint", "checkpoint"), ("parity_images", "--parity-images"), ("parity_data", "--parity-data")),
     "quantize": (("model", "model"), ("calib", "--calib"), ("eval_data", "--eval-data")),
-    "build": (("onnx", "onnx"),),
+    "build": (("onnx", "onnx"), ("int8", "--int8"), ("eval_data", "--eval-data")),
     "import": (("model", "model"), ("classes", "--classes"), ("palette", "--palette"), ("parity_images", "--parity-images")),
     "run": (("artifact", "artifact"), ("source", "--source"), ("depth", "--depth")),
     "eval": (("artifact", "artifact"), ("data", "--data")),
@@ -50,6 +50,7 @@ FLAG_RANGES: dict[str, dict[str, Range]] = {
     "train": {"stop_after": AT_LEAST_ONE},
     "export": {"height": SIDE, "width": SIDE, "batch": Range(1, 4096), "opset": Range(7, 99),
                "parity_count": AT_LEAST_ONE},
+    "build": {"threads": NON_NEGATIVE, "eval_limit": NON_NEGATIVE},
     "import": {"scale": POSITIVE, "batch": Range(1, 4096), "opset": Range(7, 99), "parity_count": AT_LEAST_ONE},
     "quantize": {"num_images": NON_NEGATIVE, "max_miou_drop": Range(-100, 100), "eval_limit": NON_NEGATIVE},
     "run": {"depth_scale": POSITIVE, "loop": NON_NEGATIVE, "reconnect": NON_NEGATIVE, "max_frames": NON_NEGATIVE,
@@ -82,6 +83,10 @@ def check_flag_ranges(command: str, args: argparse.Namespace) -> None:
 def _inputs(command: str, args: argparse.Namespace) -> Iterable[Named]:
     for dest, flag in INPUTS.get(command, ()):
         value = getattr(args, dest, None)
+        if isinstance(value, list):  # a repeatable flag (build --int8)
+            for item in value:
+                yield from input_paths(flag, item)
+            continue
         yield from input_paths(flag, value)
         if dest in ARTIFACT_DESTS and value and os.path.isfile(str(value) + ".json"):
             yield Named(f"{flag}'s sidecar", str(value) + ".json")

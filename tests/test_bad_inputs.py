@@ -162,7 +162,7 @@ def _cpu_artifact(env: Env, alter: Callable[[Path], None]) -> list[str]:
     from edgeseg.engines.targets import get_target
 
     env.monkeypatch.setenv("EDGESEG_CACHE_DIR", env.p("cache"))
-    result = build(Path(env.onnx()), get_target("cpu"), env.tmp / "built")
+    result = build(Path(env.onnx()), get_target("cpu"), env.tmp / "built", backend="onnxruntime")
     alter(Path(result.artifact))
     return _run_argv(env, str(result.artifact))
 

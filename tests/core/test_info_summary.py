@@ -24,7 +24,7 @@ def test_checkpoint_summary_is_short_and_names_what_matters(tiny_checkpoint, cap
 
 def test_built_cpu_artifact_shows_its_sidecar(tmp_path, capsys):
     path, _, _ = make_contract_onnx(tmp_path / "m.onnx", height=32, width=48)
-    assert main(["build", str(path), "--target", "cpu", "-o", str(tmp_path / "out")]) == 0
+    assert main(["build", str(path), "--target", "cpu", "--backend", "onnxruntime", "-o", str(tmp_path / "out")]) == 0
     capsys.readouterr()
     built = tmp_path / "out" / "m.cpu.onnx"
     assert main(["info", str(built)]) == 0
@@ -43,7 +43,7 @@ def test_engine_summary_reads_its_sidecar(tmp_path, capsys):
     # A fake engine (no TensorRT here): info reads only the sidecar, which is what a real build writes
     # (the cpu build's sidecar, with the fields a TensorRT build sets).
     path, _, _ = make_contract_onnx(tmp_path / "m.onnx", height=32, width=48)
-    assert main(["build", str(path), "--target", "cpu", "-o", str(tmp_path / "out")]) == 0
+    assert main(["build", str(path), "--target", "cpu", "--backend", "onnxruntime", "-o", str(tmp_path / "out")]) == 0
     sidecar = json.loads((tmp_path / "out" / "m.cpu.onnx.json").read_text())
     sidecar.update(kind="engine", target="jetson-orin-nano", runtime="tensorrt", runtime_version="10.3.0",
                    gpu={"name": "Orin", "compute_capability": "8.7"})
