@@ -126,7 +126,7 @@ class TrainConfig:
     - ``channels_last`` (``auto``): NHWC memory format. ``auto`` is on for CUDA,
       and on CPU per architecture as measured (``CHANNELS_LAST_FASTER_ON_CPU``).
     - ``threads`` (0 = all cores): intra-op threads; ``interop_threads`` (1);
-      ``prefetch_batches`` (2): batches augmented ahead in a background thread
+      ``prefetch_batches`` (``auto``): batches augmented ahead in a background thread
       (OpenCV releases the GIL), ``num_workers`` (0): data loader processes,
       which on a 2-core machine only compete with the model for the cores.
     """
@@ -150,7 +150,7 @@ class TrainConfig:
     compile_cache_dir: str = ""
     channels_last: bool | Literal["auto"] = "auto"
     interop_threads: int = 1
-    prefetch_batches: int = 2
+    prefetch_batches: int | Literal["auto"] = "auto"
     class_weighting: Literal["median_frequency", "enet", "none"] = "median_frequency"
     val_every: int = 1
     device: str = "auto"
