@@ -51,7 +51,7 @@ def _require_av() -> Any:
     return av
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)  # noqa: UP033 - functools.cache needs Python 3.9; the runtime runs on 3.8 (JetPack 5)
 def encoder_works(name: str) -> bool:
     """Whether FFmpeg's encoder ``name`` is built in and opens here (NVENC needs a GPU and driver)."""
     av = _require_av()
