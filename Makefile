@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_CONSTRAINTS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,constraints-cpu.txt)
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow typecheck clean browser pyversions cuda-matrix
+.PHONY: install demo test test-slow typecheck layers clean browser pyversions cuda-matrix
 
 $(STAMP): pyproject.toml constraints-cpu.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,15 +30,21 @@ browser:
 		$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	fi
 
-test: $(STAMP) browser typecheck pyversions cuda-matrix
+test: $(STAMP) browser layers typecheck pyversions cuda-matrix
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The layer table of DESIGN.md: import-linter's contracts ([tool.importlinter] in pyproject.toml) over the
+# package as installed (scripts/package_tree.py lays out edgeseg.train etc. for it; function-level imports count).
+layers: $(STAMP)
+	$(BIN)/python scripts/package_tree.py
+	cd build/package-tree && ../../$(BIN)/lint-imports ../../pyproject.toml --no-cache
 
 # The runtime and engine stages (and the core they import) must run on JetPack 5's Python 3.8.
 pyversions: $(STAMP)
 	$(BIN)/vermin -q -t=3.8- --violations --no-tips edgeseg engines runtime
 
-# engines/cuda_rt.py against the real cuda-python 11.8 (Python 3.8), 12.x and 13.x (venvs in .venv-cuda/, kept).
+# edgeseg/cuda_rt.py against the real cuda-python 11.8 (Python 3.8), 12.x and 13.x (venvs in .venv-cuda/, kept).
 cuda-matrix: $(STAMP)
 	$(BIN)/python scripts/cuda_python_matrix.py
 

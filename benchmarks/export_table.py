@@ -64,7 +64,7 @@ def build_variants(checkpoint: Path, out: Path, calib: Path, methods=METHODS, nu
 def interleaved_latency(paths: dict[str, Path], frame: np.ndarray, rounds: int, warmup: int = 3,
                         threads: int = 0) -> dict[str, float]:
     """Median milliseconds of one single-image ``session.run`` per model, rounds interleaved."""
-    from edgeseg.runtime.backends.ort import open_session
+    from edgeseg.ort_session import open_session
 
     sessions = {name: open_session(path, threads=threads) for name, path in paths.items()}
     feed = {"image": frame[None]}

@@ -1,6 +1,8 @@
 """Reading the metadata of any artifact, and ``edgeseg info``.
 
-- ``.pt``: the checkpoint's ``metadata`` (needs torch);
+- ``.pt``: the checkpoint's ``metadata``, read by the ``read_checkpoint``
+  the caller passes (the core imports no stage: ``edgeseg info`` passes
+  :func:`edgeseg.train.checkpoint.checkpoint_summary`, which needs torch);
 - ``.onnx``: ``metadata_props['edgeseg']`` (read with ``onnx`` where installed,
   else with onnxruntime, so a Jetson without ``onnx`` can still read it);
 - ``.engine``: the ``metadata`` field of the ``.engine.json`` sidecar.
@@ -9,11 +11,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import EdgesegError
 from .jsonfile import read_json
 from .metadata import ONNX_METADATA_KEY, ModelMetadata
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    # (metadata, extra facts such as epoch and best_miou) of a checkpoint file.
+    CheckpointReader = Callable[[Path], tuple[ModelMetadata, dict[str, Any]]]
 
 
 def onnx_metadata_props(path: Path) -> dict[str, str]:
@@ -21,7 +29,7 @@ def onnx_metadata_props(path: Path) -> dict[str, str]:
     try:
         import onnx
     except ImportError:
-        from edgeseg.runtime.backends.ort import open_session
+        from edgeseg.ort_session import open_session
 
         return dict(open_session(path).get_modelmeta().custom_metadata_map)
     try:
@@ -31,21 +39,23 @@ def onnx_metadata_props(path: Path) -> dict[str, str]:
     return {prop.key: prop.value for prop in model.metadata_props}
 
 
-def read_artifact_metadata(path: str | Path) -> tuple[str, ModelMetadata, dict[str, Any]]:
-    """(kind, metadata, extra facts) of a ``.pt``, ``.onnx`` or ``.engine`` file."""
+def read_artifact_metadata(path: str | Path, *, read_checkpoint: CheckpointReader | None = None,
+                           ) -> tuple[str, ModelMetadata, dict[str, Any]]:
+    """(kind, metadata, extra facts) of a ``.pt``, ``.onnx``, ``.engine`` or ``.blob`` file.
+
+    Args:
+        read_checkpoint: reads a ``.pt`` (None: a ``.pt`` is refused, with the command that reads it).
+    """
     path = Path(path)
     if not path.is_file():
         raise EdgesegError(f"{path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".pt":
-        from edgeseg.errors import require
-
-        require("torch", "train")
-        from edgeseg.train.checkpoint import load_checkpoint
-
-        ckpt = load_checkpoint(path)
-        extra = {"epoch": ckpt.get("epoch"), "best_miou": ckpt.get("best_miou")}
-        return "checkpoint", ModelMetadata.from_dict(ckpt["metadata"], source=str(path)), extra
+        if read_checkpoint is None:
+            raise EdgesegError(f"{path} is a checkpoint: read it with 'edgeseg info {path}' or "
+                               "edgeseg.train.checkpoint.checkpoint_summary (needs edgeseg[train])")
+        metadata, extra = read_checkpoint(path)
+        return "checkpoint", metadata, extra
     if suffix == ".onnx":
         if path.stat().st_size == 0:
             raise EdgesegError(f"ONNX file {path} is empty (0 bytes)")

@@ -15,11 +15,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .cli_vocab import DeprecatedAlias, SuggestingParser, add_data_kind, add_model_arguments, parse_with_suggestions
 from .errors import EdgesegError
 from .import_args import add_import_arguments, add_simplifier_argument
+
+if TYPE_CHECKING:
+    from .metadata import ModelMetadata
 
 PIPELINE = "train -> export -> quantize -> build -> run / eval / bench"
 
@@ -39,7 +44,17 @@ def _eval(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from edgeseg.info_summary import run_info
 
-    return run_info(args)
+    return run_info(args, read_checkpoint=_checkpoint_summary)
+
+
+def _checkpoint_summary(path: Path) -> tuple[ModelMetadata, dict[str, Any]]:
+    # Imported only for a .pt, so 'edgeseg info MODEL.onnx' needs no torch.
+    from .errors import require
+
+    require("torch", "train")
+    from edgeseg.train.checkpoint import checkpoint_summary
+
+    return checkpoint_summary(path)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -98,7 +113,7 @@ def _quantize(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from edgeseg.export.compare import run_compare
+    from edgeseg.runtime.compare import run_compare
 
     return run_compare(args)
 

@@ -18,8 +18,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-# edgeseg.datasets.LAYOUTS plus "auto" (guess from the folder); kept literal so the CLI imports no OpenCV.
-DATA_KINDS = ("auto", "camvid", "folder", "cityscapes", "voc", "voc_aug", "ade20k", "rgbd")
+from .dataset_types import LAYOUTS
+
+# The data set layouts plus "auto" (guess from the folder); dataset_types imports no OpenCV.
+DATA_KINDS = ("auto", *LAYOUTS)
 
 
 def add_data_kind(p: argparse.ArgumentParser, flag: str = "--kind") -> None:

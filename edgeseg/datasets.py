@@ -13,58 +13,22 @@ with one class index per pixel. Layouts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edgeseg import public_datasets
+from edgeseg.dataset_types import IMAGE_SUFFIXES, LAYOUTS, DatasetInfo, SamplePaths, images_in, require_dir
 from edgeseg.errors import EdgesegError
 from edgeseg.palettes import CAMVID_CLASSES, CAMVID_IGNORE_INDEX, CAMVID_PALETTE, default_palette
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-@dataclass
-class DatasetInfo:
-    """Classes of a data set; masks use 0..len(classes)-1 and ``ignore_index``.
-
-    ``label_map``, where set, maps each raw mask value (0..255) to its train
-    label (Cityscapes label ids -> train ids, ADE20K's 1..150 -> 0..149);
-    ``palette_masks`` says the masks are palette PNGs (Pascal VOC) whose
-    indices, not colours, are the labels.
-    """
-
-    classes: list[str]
-    palette: list[list[int]]
-    ignore_index: int
-    label_map: list[int] | None = None
-    palette_masks: bool = False
-
-
-@dataclass
-class SamplePaths:
-    image: Path
-    mask: Path
-    depth: Path | None = None
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def _require_dir(path: Path, what: str, hint: str) -> None:
-    if not path.exists():
-        raise EdgesegError(f"{what} {path} does not exist; {hint}")
-    if not path.is_dir():
-        raise EdgesegError(f"{what} {path} is not a folder; {hint}")
-
 
 def _pair(images_dir: Path, masks_dir: Path) -> list[SamplePaths]:
-    images = _images_in(images_dir)
+    images = images_in(images_dir)
     if not images:
         raise EdgesegError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images_dir}")
-    masks = {p.stem: p for p in _images_in(masks_dir)}
+    masks = {p.stem: p for p in images_in(masks_dir)}
     missing = [p.name for p in images if p.stem not in masks]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -82,9 +46,9 @@ def camvid_samples(root: str | Path, split: str) -> list[SamplePaths]:
     """Pairs of the CamVid split ``split`` (``train``, ``val`` or ``test``)."""
     root = Path(root)
     hint = "expected the SegNet tutorial layout: train/ trainannot/ val/ valannot/ [test/ testannot/]"
-    _require_dir(root, "CamVid folder", hint + "; pass --set data.root=PATH (or --data PATH)")
-    _require_dir(root / split, f"CamVid split folder '{split}':", hint)
-    _require_dir(root / f"{split}annot", f"CamVid label folder '{split}annot':", hint)
+    require_dir(root, "CamVid folder", hint + "; pass --set data.root=PATH (or --data PATH)")
+    require_dir(root / split, f"CamVid split folder '{split}':", hint)
+    require_dir(root / f"{split}annot", f"CamVid label folder '{split}annot':", hint)
     return _pair(root / split, root / f"{split}annot")
 
 
@@ -129,9 +93,9 @@ def folder_samples(root: str | Path, split: str, images_dir: str = "images", mas
     """Pairs of ``ROOT/images/{split}`` and ``ROOT/masks/{split}``."""
     root = Path(root)
     hint = f"expected {images_dir}/{split}/ and {masks_dir}/{split}/ (mask STEM.png per image) and classes.txt"
-    _require_dir(root, "data folder", hint)
-    _require_dir(root / images_dir / split, "image folder", hint)
-    _require_dir(root / masks_dir / split, "mask folder", hint)
+    require_dir(root, "data folder", hint)
+    require_dir(root / images_dir / split, "image folder", hint)
+    require_dir(root / masks_dir / split, "mask folder", hint)
     return _pair(root / images_dir / split, root / masks_dir / split)
 
 
@@ -140,7 +104,7 @@ def rgbd_samples(root: str | Path, split: str, images_dir: str = "images", masks
     """Triples of ``ROOT/images/{split}``, ``ROOT/masks/{split}`` and ``ROOT/depth/{split}`` (STEM.png each)."""
     pairs = folder_samples(root, split, images_dir, masks_dir)
     folder = Path(root) / depth_dir / split
-    _require_dir(folder, "depth folder", f"expected {depth_dir}/{split}/STEM.png (16-bit PNG, millimetres) per image")
+    require_dir(folder, "depth folder", f"expected {depth_dir}/{split}/STEM.png (16-bit PNG, millimetres) per image")
     depths = {p.stem: p for p in folder.iterdir() if p.suffix.lower() == ".png"}
     missing = [p.image.name for p in pairs if p.image.stem not in depths]
     if missing:
@@ -246,13 +210,8 @@ def guess_kind(root: str | Path) -> str:
     )
 
 
-LAYOUTS = ("camvid", "folder", "rgbd", "cityscapes", "voc", "voc_aug", "ade20k")
-
-
 def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") -> DatasetInfo:
     """Classes of the data set at ``root`` of layout ``kind`` (one of :data:`LAYOUTS`)."""
-    from . import public_datasets
-
     if kind == "camvid":
         return camvid_info()
     if kind in ("folder", "rgbd"):
@@ -269,8 +228,6 @@ def layout_info(kind: str, root: str | Path, classes_file: str = "classes.txt") 
 def layout_samples(kind: str, root: str | Path, split: str, images_dir: str = "images", masks_dir: str = "masks",
                    depth_dir: str = "depth") -> list[SamplePaths]:
     """Image/mask pairs (with depth for ``rgbd``) of ``split`` for layout ``kind``."""
-    from . import public_datasets
-
     if kind == "camvid":
         return camvid_samples(root, split)
     if kind == "folder":

@@ -20,18 +20,19 @@ class MissingDependencyError(EdgesegError):
     exit_code = 3
 
 
-def require(module: str, extra: str):
+def require(module: str, extra: str | None):
     """Import ``module`` or raise a :class:`MissingDependencyError` naming the extra.
 
     Args:
         module: dotted module name, e.g. ``"torch"``.
-        extra: the ``pip install edgeseg[extra]`` that provides it.
+        extra: the ``pip install edgeseg[extra]`` that provides it (an extra of
+            ``pyproject.toml``, which a test checks); None for a base
+            dependency of edgeseg, which ``pip install edgeseg`` brings.
     """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"{module} is not installed ({exc}); install it with: pip install 'edgeseg[{extra}]'"
-        ) from exc
+        where = f"pip install 'edgeseg[{extra}]'" if extra else f"pip install edgeseg (or {module.split('.')[0]} alone)"
+        raise MissingDependencyError(f"{module} is not installed ({exc}); install it with: {where}") from exc

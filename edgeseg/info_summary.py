@@ -14,17 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .jsonfile import read_json
 from .metadata import ModelMetadata
 
+if TYPE_CHECKING:
+    from .artifacts import CheckpointReader
 
-def info_record(artifact: str | Path) -> dict[str, Any]:
-    """Everything ``info --json`` prints: kind, extra facts, metadata, and a built artifact's sidecar."""
+
+def info_record(artifact: str | Path, *, read_checkpoint: CheckpointReader | None = None) -> dict[str, Any]:
+    """Everything ``info --json`` prints: kind, extra facts, metadata, and a built artifact's sidecar.
+
+    ``read_checkpoint`` reads a ``.pt`` (see :func:`edgeseg.artifacts.read_artifact_metadata`).
+    """
     from .artifacts import read_artifact_metadata
 
-    kind, meta, extra = read_artifact_metadata(artifact)
+    kind, meta, extra = read_artifact_metadata(artifact, read_checkpoint=read_checkpoint)
     if kind == "engine":  # its extra facts are its sidecar's
         return {"artifact": str(artifact), "kind": kind, "metadata": meta.to_dict(), "sidecar": extra}
     record: dict[str, Any] = {"artifact": str(artifact), "kind": kind, **extra, "metadata": meta.to_dict()}
@@ -86,9 +92,9 @@ def format_summary(record: dict[str, Any]) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in lines) + "\n(all fields: edgeseg info --json)"
 
 
-def run_info(args: argparse.Namespace) -> int:
-    """Handler of ``edgeseg info``."""
-    record = info_record(args.artifact)
+def run_info(args: argparse.Namespace, read_checkpoint: CheckpointReader | None = None) -> int:
+    """Handler of ``edgeseg info``; ``read_checkpoint`` reads a ``.pt`` (the command line passes one)."""
+    record = info_record(args.artifact, read_checkpoint=read_checkpoint)
     if getattr(args, "json", False):
         print(json.dumps(record, indent=2, default=str))
     else:

@@ -1,7 +1,7 @@
 """Public data sets in their official folder layouts: Cityscapes, Pascal VOC 2012 (+SBD), ADE20K.
 
-Each returns the same :class:`~edgeseg.datasets.DatasetInfo` and
-:class:`~edgeseg.datasets.SamplePaths` as CamVid, so training and evaluation
+Each returns the same :class:`~edgeseg.dataset_types.DatasetInfo` and
+:class:`~edgeseg.dataset_types.SamplePaths` as CamVid, so training and evaluation
 do not care which one they read. Label remapping happens in
 :func:`edgeseg.datasets.read_mask` through ``DatasetInfo.label_map``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .datasets import DatasetInfo, SamplePaths, _require_dir
+from .dataset_types import DatasetInfo, SamplePaths, require_dir
 from .errors import EdgesegError
 from .palettes import default_palette
 
@@ -66,8 +66,8 @@ def cityscapes_samples(root: str | Path, split: str) -> list[SamplePaths]:
     """``leftImg8bit/SPLIT/CITY/X_leftImg8bit.png`` with ``gtFine/SPLIT/CITY/X_gtFine_labelIds.png``."""
     root = Path(root)
     hint = "expected the official layout: leftImg8bit/{train,val,test}/CITY/*_leftImg8bit.png and gtFine/SPLIT/CITY/*_gtFine_labelIds.png"
-    _require_dir(root / "leftImg8bit" / split, "Cityscapes image folder", hint)
-    _require_dir(root / "gtFine" / split, "Cityscapes label folder", hint)
+    require_dir(root / "leftImg8bit" / split, "Cityscapes image folder", hint)
+    require_dir(root / "gtFine" / split, "Cityscapes label folder", hint)
     images = sorted((root / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))
     if not images:
         raise EdgesegError(f"no *_leftImg8bit.png in {root / 'leftImg8bit' / split}/CITY/; {hint}")
@@ -97,8 +97,8 @@ def voc_samples(root: str | Path, split: str, augmented: bool = False) -> list[S
     list_name = f"{split}_aug.txt" if augmented and not split.endswith("_aug") else f"{split}.txt"
     hint = ("expected VOC2012's layout: JPEGImages/, SegmentationClass/ (or SegmentationClassAug/ for SBD) and "
             "ImageSets/Segmentation/SPLIT.txt")
-    _require_dir(root / "JPEGImages", "VOC image folder", hint)
-    _require_dir(masks_dir, "VOC mask folder", hint)
+    require_dir(root / "JPEGImages", "VOC image folder", hint)
+    require_dir(masks_dir, "VOC mask folder", hint)
     list_path = root / "ImageSets" / "Segmentation" / list_name
     if not list_path.is_file():
         raise EdgesegError(f"VOC split list {list_path} does not exist; {hint}")
@@ -125,8 +125,8 @@ def ade20k_samples(root: str | Path, split: str) -> list[SamplePaths]:
     root = Path(root)
     split = {"train": "training", "val": "validation"}.get(split, split)
     hint = "expected ADEChallengeData2016's layout: images/{training,validation}/*.jpg and annotations/SPLIT/*.png"
-    _require_dir(root / "images" / split, "ADE20K image folder", hint)
-    _require_dir(root / "annotations" / split, "ADE20K annotation folder", hint)
+    require_dir(root / "images" / split, "ADE20K image folder", hint)
+    require_dir(root / "annotations" / split, "ADE20K annotation folder", hint)
     images = sorted((root / "images" / split).glob("*.jpg"))
     if not images:
         raise EdgesegError(f"no .jpg images in {root / 'images' / split}; {hint}")

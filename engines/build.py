@@ -25,8 +25,11 @@ from typing import Any
 
 from edgeseg import __version__
 from edgeseg.atomic import atomic_path, atomic_write_bytes
+from edgeseg.cuda_rt import GpuInfo, query_gpu
 from edgeseg.errors import EdgesegError, require
 from edgeseg.metadata import ModelMetadata
+from edgeseg.sidecar import SIDECAR_SCHEMA, sidecar_path, write_sidecar
+from edgeseg.trt_version import TrtVersion, trt_version
 
 from . import trt_compat as compat
 from .cache import (
@@ -41,9 +44,7 @@ from .cache import (
     timing_cache_path,
 )
 from .contract_check import check_semantic_contract
-from .cuda_rt import GpuInfo, query_gpu
 from .op_compat import check_build_ops
-from .sidecar import SIDECAR_SCHEMA, sidecar_path, write_sidecar
 from .targets import Target
 
 log = logging.getLogger("edgeseg.engines")
@@ -88,7 +89,7 @@ def read_onnx(path: str | Path) -> OnnxFacts:
         import onnx
         from onnx import TensorProto
     except ImportError:  # a Jetson may lack onnx: take I/O from onnxruntime, no node names
-        from edgeseg.runtime.backends.ort import open_session
+        from edgeseg.ort_session import open_session
 
         session = open_session(path)
         io_in = {i.name: (i.type, [d if isinstance(d, int) else None for d in i.shape]) for i in session.get_inputs()}
@@ -198,7 +199,7 @@ def _write_with_sidecar(artifact: Path, write: Callable[[Path], None], sidecar: 
 
 def build_cpu(facts: OnnxFacts, target: Target, out_dir: Path | None = None, *, force: bool = False) -> BuildResult:
     """Save onnxruntime's optimised form of the ONNX with a sidecar (the ``cpu`` target)."""
-    ort = require("onnxruntime", "runtime")
+    ort = require("onnxruntime", None)
     artifact = artifact_path(facts.path, target, out_dir)
     options = {**target.build_options(), "providers": ["CPUExecutionProvider"]}
     shapes = {name: {"shape": dims} for name, (_, dims) in facts.inputs.items()}
@@ -234,7 +235,7 @@ def build_cpu(facts: OnnxFacts, target: Target, out_dir: Path | None = None, *, 
 
 # -- TensorRT targets --------------------------------------------------------------------------
 
-def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> tuple[bytes, str]:
+def check_uint8_casts(facts: OnnxFacts, version: TrtVersion) -> tuple[bytes, str]:
     """uint8 I/O rules TensorRT enforces late or cryptically; returns (the ONNX to build, labels dtype).
 
     Every version: a uint8 network input may feed only Cast layers, and a uint8
@@ -262,7 +263,7 @@ def check_uint8_casts(facts: OnnxFacts, version: compat.TrtVersion) -> tuple[byt
     return facts.data, labels[0] if labels else "none"
 
 
-def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: compat.TrtVersion,
+def engine_bytes_from_onnx(facts: OnnxFacts, target: Target, version: TrtVersion,
                            shapes: dict[str, dict[str, list[int]]], *, use_dla: bool,
                            timing_cache: Path, model: bytes | None = None) -> tuple[bytes, dict[str, Any]]:
     """Build the serialized engine of ``model`` (default: the ONNX's bytes); returns (plan bytes, what was asked).
@@ -357,7 +358,7 @@ def build_tensorrt(facts: OnnxFacts, target: Target, out_dir: Path | None = None
                    timing_cache_dir: Path | None = None) -> BuildResult:
     """Build ``facts`` for a TensorRT ``target`` on this machine (see module docstring)."""
     compat.import_tensorrt(target.name)
-    version = compat.trt_version()
+    version = trt_version()
     if not target.supports_tensorrt(version.major):
         lo, hi = target.tensorrt_major or (0, 0)
         raise EdgesegError(f"target {target.name} ships TensorRT {lo}-{hi}.x, but this machine has TensorRT {version}; "

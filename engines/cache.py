@@ -51,7 +51,7 @@ def build_key(fields: dict[str, Any]) -> str:
 
 def cached_build(artifact: Path, key: str) -> bool:
     """Whether ``artifact`` exists, its sidecar has ``key`` and the file hash matches the sidecar."""
-    from .sidecar import sidecar_path
+    from edgeseg.sidecar import sidecar_path
 
     sidecar = sidecar_path(artifact)
     if not (artifact.is_file() and sidecar.is_file()):

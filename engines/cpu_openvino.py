@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeseg.cpu_facts import cpu_identity
 from edgeseg.errors import EdgesegError
+from edgeseg.sidecar import sidecar_path
 
 from .cache import build_key, cached_build, key_fields
-from .cpu_facts import cpu_identity
-from .sidecar import sidecar_path
 
 log = logging.getLogger("edgeseg.engines")
 

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from edgeseg.cuda_rt import GpuInfo, query_gpu
 from edgeseg.errors import EdgesegError
 
-from .cuda_rt import GpuInfo, query_gpu
 from .jetson import JetsonFacts, module_from_gpu, read_facts
 from .targets import Target, load_targets
 

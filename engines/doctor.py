@@ -41,7 +41,7 @@ class Probes:
 
 
 def _real_cuda_runtime() -> Any:
-    from .cuda_rt import CudaRuntime
+    from edgeseg.cuda_rt import CudaRuntime
 
     return CudaRuntime()
 
@@ -125,7 +125,7 @@ def _tensorrt_section(report: Report, probes: Probes, jetson: JetsonFacts, row: 
 
 def _cuda_section(report: Report, probes: Probes, jetson: JetsonFacts, row: Platform | None) -> Any | None:
     """cuda-python, driver and GPU; returns the GPU (GpuInfo) or None."""
-    from .cuda_rt import CudaError
+    from edgeseg.cuda_rt import CudaError
 
     try:
         cuda = probes.cuda_runtime()

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cuda_rt import GpuInfo
+from edgeseg.cuda_rt import GpuInfo
 
 MODEL_FILES = ("proc/device-tree/model", "sys/firmware/devicetree/base/model")
 COMPATIBLE_FILES = ("proc/device-tree/compatible", "sys/firmware/devicetree/base/compatible")

@@ -7,8 +7,7 @@ import os
 from dataclasses import dataclass
 
 from edgeseg.errors import EdgesegError
-
-from .compare import Comparison, compare_backends
+from edgeseg.runtime.compare import Comparison, compare_backends
 
 log = logging.getLogger("edgeseg.export")
 

@@ -36,12 +36,12 @@ import numpy as np
 
 from edgeseg.errors import EdgesegError, require
 from edgeseg.hashing import sha256_file
+from edgeseg.images import load_image_folder
 from edgeseg.metadata import InputSpec, ModelMetadata
 from edgeseg.palettes import default_palette
 
 from .contract_graph import InputConvention, logits_nchw, wrap_foreign
 from .foreign import ForeignGraph, foreign_from_module, load_foreign, sniff_format
-from .images import load_image_folder
 from .onnx_from_torch import DEFAULT_OPSET, DEFAULT_PARITY_IMAGES, check_opset
 from .onnx_io import check_model, drop_output, load_onnx, save_onnx, set_metadata, tool_versions
 from .parity import ParityReport, onnx_vs_reference

@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import EdgesegError, require
+from edgeseg.images import ImageSet
 from edgeseg.progress import Counter
-
-from .images import ImageSet
 
 log = logging.getLogger("edgeseg.export")
 

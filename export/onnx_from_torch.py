@@ -25,9 +25,9 @@ from pathlib import Path
 
 from edgeseg.errors import EdgesegError, require
 from edgeseg.hashing import sha256_file
+from edgeseg.images import load_image_folder
 from edgeseg.metadata import ModelMetadata
 
-from .images import load_image_folder
 from .onnx_io import check_model, drop_output, save_onnx, set_metadata, tool_versions
 from .parity import ParityReport, onnx_vs_torch
 from .simplify import DEFAULT_SIMPLIFIER, check_simplifier, simplified

@@ -37,9 +37,9 @@ import numpy as np
 
 from edgeseg.errors import EdgesegError, require
 from edgeseg.hashing import sha256_file
+from edgeseg.images import load_image_folder
 from edgeseg.metadata import ModelMetadata
 
-from .images import load_image_folder
 from .onnx_io import check_model, save_onnx, set_metadata, tool_versions
 from .tolerances import PROPOSALS_MASK_AGREEMENT, PROPOSALS_MASK_LOGITS_ATOL, PROPOSALS_SCORES_ATOL
 

@@ -53,11 +53,11 @@ def export_qat_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
     require("onnxruntime", "export")
     import onnxruntime as ort
 
+    from edgeseg.images import load_image_folder
     from edgeseg.train.checkpoint import load_checkpoint
     from edgeseg.train.models import get_entry
     from edgeseg.train.qat import qat_model_from_checkpoint
 
-    from .images import load_image_folder
     from .onnx_from_torch import DEFAULT_PARITY_IMAGES, check_export_args, check_input_size, onnx_from_torch
     from .wrapper import DeployWrapper
 

@@ -65,8 +65,9 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
         eval_limit: score only the first N images in the gate (0: all).
         eval_kind: layout of ``eval_data`` (``auto``: guessed from the folder).
     """
+    from edgeseg.images import load_image_folder
+
     from .fp16 import fp16_from_fp32
-    from .images import load_image_folder
     from .int8 import CALIBRATION_METHODS, calibration_record, int8_from_fp32
 
     source = Path(source)

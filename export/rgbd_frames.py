@@ -24,9 +24,8 @@ import numpy as np
 
 from edgeseg.datasets import read_depth, read_image, rgbd_samples
 from edgeseg.errors import EdgesegError
+from edgeseg.images import ImageSet, evenly_spaced
 from edgeseg.preprocess import depth_to_u8, resize_to_input
-
-from .images import ImageSet, _evenly_spaced
 
 log = logging.getLogger("edgeseg.export")
 
@@ -63,7 +62,7 @@ def load_rgbd_frames(root: str | os.PathLike, split: str, height: int, width: in
             f"{what} data {root} has no depth/ folder; an RGB-D model needs an RGB-D data set: "
             f"images/{split}/, depth/{split}/STEM.png (16-bit, millimetres), masks/{split}/ and classes.txt"
         )
-    samples = _evenly_spaced(rgbd_samples(root, split), count)
+    samples = evenly_spaced(rgbd_samples(root, split), count)
     if not samples:
         raise EdgesegError(f"{what} data {root} holds no images in images/{split}/")
     frames, paths, digest = [], [], hashlib.sha256()

@@ -2,8 +2,8 @@
 
     python scripts/gpu_smoke.py [--iterations 200] [--mib 8] [--json out.json]
 
-What it does with :class:`edgeseg.engines.cuda_rt.CudaRuntime` (the checked
-cuda-python calls of engines/cuda_rt.py):
+What it does with :class:`edgeseg.cuda_rt.CudaRuntime` (the checked
+cuda-python calls of edgeseg/cuda_rt.py):
 
 1. device buffers and pinned host buffers; an H2D and a D2H copy on one
    stream, the bytes checked after the round trip, and the copy bandwidth;
@@ -36,10 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def load_wrapper() -> Any:
-    try:
-        from edgeseg.engines import cuda_rt
-    except ImportError:  # a checkout without `pip install -e .`
-        from engines import cuda_rt  # type: ignore[no-redef]
+    from edgeseg import cuda_rt  # the work tree's edgeseg/ comes first on sys.path (above)
+
     return cuda_rt
 
 

@@ -65,7 +65,7 @@ def fp16_agreement(fp32: Path) -> float | str:
 
     from edgeseg.errors import EdgesegError
     from edgeseg.export.fp16 import fp16_from_fp32
-    from edgeseg.export.images import load_image_folder
+    from edgeseg.images import load_image_folder
 
     try:
         fp16 = fp16_from_fp32(onnx.load(str(fp32)))

@@ -140,8 +140,8 @@ def _engine(env: Env, *, run_version: str = "10.3.0.30", run_gpu: tuple[str, int
     from fakes.fake_cuda import FakeCudaRuntime
     from fakes.fake_tensorrt import make_fake_tensorrt
 
+    from edgeseg.cuda_rt import CudaRuntime, GpuInfo
     from edgeseg.engines.build import build
-    from edgeseg.engines.cuda_rt import CudaRuntime, GpuInfo
     from edgeseg.engines.targets import get_target
     from edgeseg.runtime.backends import trt as trt_backend
 

@@ -1,6 +1,6 @@
 """Property-based tests of the parsers not covered by tests/core/test_fuzz_parsers.py.
 
-- the engine sidecar reader (engines/sidecar.py): any bytes, and any JSON
+- the engine sidecar reader (edgeseg/sidecar.py): any bytes, and any JSON
   object near a valid sidecar, give a sidecar dict or an EdgesegError;
 - source URI parsing (runtime/sources.py ``open_source``): any string gives a
   Source or an EdgesegError. ``cv2.VideoCapture`` is replaced by a FAKE that
@@ -46,7 +46,7 @@ def _valid_sidecar() -> dict:
 
 
 def _read(tmp: Path, payload: bytes):
-    from edgeseg.engines.sidecar import read_sidecar
+    from edgeseg.sidecar import read_sidecar
 
     artifact = tmp / "m.engine"
     artifact.write_bytes(b"plan")
@@ -69,7 +69,7 @@ def test_sidecar_reader_on_any_bytes(payload):
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(_valid_sidecar())), json_values, st.booleans())
 def test_sidecar_reader_on_one_field_changed_or_removed(key, value, remove):
-    from edgeseg.engines.sidecar import rebuild_command
+    from edgeseg.sidecar import rebuild_command
 
     data = _valid_sidecar()
     if remove:

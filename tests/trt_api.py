@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 API_DIR = Path(__file__).resolve().parent / "data" / "trt_api"
 # The files that talk to TensorRT (the ones mypy checks against the 10.13 stubs).
-TRT_FILES = ("engines/build.py", "engines/trt_compat.py", "engines/cache.py", "runtime/backends/trt.py")
+TRT_FILES = ("engines/build.py", "engines/trt_compat.py", "engines/cache.py", "runtime/backends/trt.py", "edgeseg/trt_version.py")
 # variable (or self.attribute) name -> the TensorRT class it holds in those files
 OBJECT_VARIABLES = {
     "builder": "Builder", "config": "IBuilderConfig", "parser": "OnnxParser", "check_parser": "OnnxParser",

@@ -73,6 +73,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
+def checkpoint_summary(path: str | os.PathLike) -> tuple[ModelMetadata, dict[str, Any]]:
+    """The metadata of the checkpoint at ``path`` and its training facts (``epoch``, ``best_miou``), for ``edgeseg info``."""
+    checkpoint = load_checkpoint(path)
+    extra = {"epoch": checkpoint.get("epoch"), "best_miou": checkpoint.get("best_miou")}
+    return ModelMetadata.from_dict(checkpoint["metadata"], source=str(path)), extra
+
+
 def checkpoint_metadata(checkpoint: dict[str, Any], source: str = "checkpoint") -> ModelMetadata:
     return ModelMetadata.from_dict(checkpoint["metadata"], source=source)
 

@@ -168,14 +168,17 @@ def calibrate(model: nn.Module, batches, percentile: float = CALIBRATION_PERCENT
 
 
 def calibration_batches(calib_dir: str | Path, height: int, width: int, mean, std, *, count: int = 32, batch: int = 4):
-    """Images of ``calib_dir`` through the runtime's preprocessing, as normalised float NCHW batches."""
-    from edgeseg.export.images import load_image_folder
-    from edgeseg.export.wrapper import Preprocess
+    """Images of ``calib_dir`` through the runtime's preprocessing, as normalised float NCHW batches.
+
+    :func:`edgeseg.preprocess.normalize_image` is the numpy form of the export's
+    in-graph ``Preprocess`` (the same float32 operations, bit for bit).
+    """
+    from edgeseg.images import load_image_folder
+    from edgeseg.preprocess import normalize_image
 
     images = load_image_folder(calib_dir, height, width, count=count, what="calibration image")
-    pre = Preprocess(mean, std)
-    tensors = torch.from_numpy(images.images)
-    return [pre(tensors[i:i + batch]) for i in range(0, len(tensors), batch)], images
+    tensors = torch.from_numpy(normalize_image(images.images, mean, std))
+    return [tensors[i:i + batch] for i in range(0, len(tensors), batch)], images
 
 
 def qat_model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):

@@ -62,7 +62,7 @@ def open_backend(path: str | os.PathLike, backend: str = "auto", *, providers: l
         if path.with_name(path.name + ".json").is_file():  # built by 'edgeseg build --target cpu'
             import onnxruntime
 
-            from edgeseg.engines.sidecar import check_artifact
+            from edgeseg.sidecar import check_artifact
 
             check_artifact(path, runtime="onnxruntime", runtime_version=onnxruntime.__version__, gpu=None)
 

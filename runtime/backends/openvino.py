@@ -76,8 +76,8 @@ def _fail_loading(path: Path, exc: Exception, fix: str) -> EdgesegError:
 
 def check_blob(path: Path) -> dict[str, Any]:
     """The sidecar of a cpu-target ``.blob``, refused when built with another OpenVINO or on another CPU."""
-    from edgeseg.engines.cpu_facts import cpu_identity
-    from edgeseg.engines.sidecar import check_artifact, rebuild_command
+    from edgeseg.cpu_facts import cpu_identity
+    from edgeseg.sidecar import check_artifact, rebuild_command
 
     data = check_artifact(path, runtime="openvino", runtime_version=openvino_version(), gpu=None)
     built_cpu = data.get("cpu") or {}

@@ -1,7 +1,7 @@
 """TensorRT backend: an ``edgeseg build`` engine run with cuda-python buffers on one stream.
 
 Loading checks the engine's sidecar first (TensorRT version, GPU, file hash;
-see :func:`edgeseg.engines.sidecar.check_artifact`). The I/O follows the
+see :func:`edgeseg.sidecar.check_artifact`). The I/O follows the
 metadata's task:
 
 - semantic: ``image`` (uint8 N x H x W x 3 BGR, or x 4 BGR + depth) -> ``labels``
@@ -14,7 +14,7 @@ and pinned host memory of the same sizes so the copies are truly asynchronous. O
 carries copy-in, ``execute_async_v3`` and copy-out; where the target asks
 for it (``cuda_graphs`` in the sidecar), that sequence is captured once in a
 CUDA graph and replayed per batch, which saves the per-kernel launch cost on
-Jetson CPUs. Every CUDA return code is checked (:mod:`edgeseg.engines.cuda_rt`).
+Jetson CPUs. Every CUDA return code is checked (:mod:`edgeseg.cuda_rt`).
 
 Output ownership: ``infer`` returns a new array; the pinned buffers stay the
 backend's and are freed by ``close()``.
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeseg.engines import trt_compat as compat
-from edgeseg.engines.cuda_rt import CudaError, CudaRuntime
-from edgeseg.engines.sidecar import check_artifact
+from edgeseg.cuda_rt import CudaError, CudaRuntime
 from edgeseg.errors import EdgesegError, MissingDependencyError
 from edgeseg.metadata import ModelMetadata
+from edgeseg.sidecar import check_artifact
+from edgeseg.trt_version import trt_version
 
 from .base import Backend
 
@@ -98,7 +98,7 @@ class TrtBackend(Backend):
         if not self.path.is_file():
             raise EdgesegError(f"engine {self.path} does not exist")
         import_tensorrt_runtime()
-        version = compat.trt_version()
+        version = trt_version()
         self.cuda = cuda if cuda is not None else CudaRuntime()
         gpu = self.cuda.device_info(device)
         self.cuda.set_device(device)

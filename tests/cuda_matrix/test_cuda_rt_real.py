@@ -1,4 +1,4 @@
-"""The CUDA runtime wrapper (engines/cuda_rt.py) against the REAL cuda-python installed, without a driver.
+"""The CUDA runtime wrapper (edgeseg/cuda_rt.py) against the REAL cuda-python installed, without a driver.
 
 Runs in the project's .venv (cuda-python 13) with the rest of the tests, and in
 each environment of scripts/cuda_python_matrix.py (cuda-python 11.8 on Python
@@ -21,12 +21,13 @@ ROOT = Path(os.environ.get("EDGESEG_SOURCE_ROOT", Path(__file__).resolve().paren
 
 
 def load_cuda_rt():
-    """edgeseg.engines.cuda_rt where edgeseg is installed, else engines/cuda_rt.py from the work tree."""
+    """edgeseg.cuda_rt where edgeseg is installed, else edgeseg/cuda_rt.py from the work tree."""
     try:
-        from edgeseg.engines import cuda_rt
+        import edgeseg  # noqa: F401
     except ImportError:  # a matrix environment: only cuda-python, numpy and pytest are installed
         sys.path.insert(0, str(ROOT))
-        from engines import cuda_rt  # type: ignore[no-redef]
+    from edgeseg import cuda_rt
+
     return cuda_rt
 
 

@@ -15,8 +15,8 @@ import pytest
 from fakes.fake_tensorrt import touched
 from helpers import make_contract_onnx, rewrite_contract_onnx
 
+from edgeseg.cuda_rt import GpuInfo
 from edgeseg.engines.build import build
-from edgeseg.engines.cuda_rt import GpuInfo
 from edgeseg.engines.targets import load_targets
 from edgeseg.errors import EdgesegError
 
@@ -147,12 +147,13 @@ def test_tensorrt11_builder_never_touches_removed_names(tmp_path, cache_dir, ins
 
 def test_device_memory_size_uses_v2_on_11(install_fake_trt):
     from edgeseg.engines import trt_compat as compat
+    from edgeseg.trt_version import trt_version
 
     fake = install_fake_trt("11.4.1.0")
     engine = fake.ICudaEngine(fake, {"io": {"inputs": {}, "outputs": {}}})
     with pytest.raises(AttributeError):
         _ = engine.device_memory_size
-    assert compat.device_memory_size(engine, compat.trt_version()) == 1 << 20
+    assert compat.device_memory_size(engine, trt_version()) == 1 << 20
 
 
 @pytest.mark.parametrize("version", ["8.6.2.3", "10.3.0.30", "11.4.1.0"])

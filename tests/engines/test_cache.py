@@ -12,9 +12,9 @@ import pytest
 from fakes.fake_tensorrt import make_fake_tensorrt, touched
 from helpers import make_contract_onnx
 
+from edgeseg.cuda_rt import GpuInfo
 from edgeseg.engines.build import build_tensorrt, read_onnx
 from edgeseg.engines.cache import file_lock, merge_timing_cache, timing_cache_path
-from edgeseg.engines.cuda_rt import GpuInfo
 from edgeseg.engines.targets import get_target
 
 AMPERE = get_target("desktop-ampere")  # two compute capabilities: 8.0 and 8.6

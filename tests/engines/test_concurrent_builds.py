@@ -16,7 +16,7 @@ from pathlib import Path
 
 from helpers import ROOT, make_contract_onnx
 
-from edgeseg.engines.sidecar import check_artifact, sidecar_path
+from edgeseg.sidecar import check_artifact, sidecar_path
 
 VOLATILE = {"build_seconds", "built_at", "seconds", "timestamp", "created"}
 
@@ -66,7 +66,7 @@ import sys
 from fakes.fake_tensorrt import make_fake_tensorrt
 sys.modules["tensorrt"] = make_fake_tensorrt("10.3.0.30")
 from edgeseg.engines.build import build
-from edgeseg.engines.cuda_rt import GpuInfo
+from edgeseg.cuda_rt import GpuInfo
 from edgeseg.engines.targets import get_target
 build(sys.argv[1], get_target("jetson-orin-nano"), sys.argv[2], gpu_probe=lambda: GpuInfo("Orin", "8.7"))
 """

@@ -179,7 +179,7 @@ def test_without_openvino_the_cpu_target_is_onnxruntime(tmp_path, capsys, cache_
 
 
 def test_cpu_identity_reads_model_and_kernel_flags():
-    from edgeseg.engines.cpu_facts import cpu_identity
+    from edgeseg.cpu_facts import cpu_identity
 
     x86 = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse4_2 avx2 avx512f avx512_vnni amx_bf16 ht\n\n" \
           "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse4_2\n"

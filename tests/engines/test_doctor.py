@@ -11,7 +11,7 @@ import pytest
 from fakes.fake_cuda import FakeCudaRuntime
 
 from edgeseg.cli import main
-from edgeseg.engines.cuda_rt import CudaRuntime
+from edgeseg.cuda_rt import CudaRuntime
 from edgeseg.engines.doctor import Probes, cv2_facts, make_report
 
 JETPACK_62 = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 2025\n"

@@ -12,13 +12,13 @@ import json
 import pytest
 from helpers import make_contract_onnx
 
+from edgeseg.cuda_rt import CudaError, GpuInfo
 from edgeseg.engines.build import build
-from edgeseg.engines.cuda_rt import CudaError, GpuInfo
 from edgeseg.engines.detect import detect_target
 from edgeseg.engines.jetson import module_from_gpu, read_facts
-from edgeseg.engines.sidecar import check_artifact
 from edgeseg.engines.targets import get_target
 from edgeseg.errors import EdgesegError
+from edgeseg.sidecar import check_artifact
 
 # what the runtime reports on each module: name "Orin" and 8.7 on all of them
 AGX_ORIN_64 = GpuInfo("Orin", "8.7", 16, 62841, True)

@@ -15,8 +15,8 @@ import pytest
 from fakes.fake_tensorrt import touched
 from helpers import make_contract_onnx, rewrite_contract_onnx
 
+from edgeseg.cuda_rt import GpuInfo
 from edgeseg.engines.build import build
-from edgeseg.engines.cuda_rt import GpuInfo
 from edgeseg.engines.op_compat import op_issues, target_releases
 from edgeseg.engines.targets import get_target
 from edgeseg.errors import EdgesegError

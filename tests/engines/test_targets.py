@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgeseg.cli import main
-from edgeseg.engines.cuda_rt import CudaError, GpuInfo
+from edgeseg.cuda_rt import CudaError, GpuInfo
 from edgeseg.engines.detect import detect_target
 from edgeseg.engines.targets import get_target, load_targets
 from edgeseg.errors import EdgesegError

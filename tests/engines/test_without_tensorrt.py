@@ -34,8 +34,8 @@ def test_nothing_imports_tensorrt_or_cuda_at_import_time():
     code = (
         "import sys\n"
         "sys.modules['tensorrt'] = None; sys.modules['cuda'] = None\n"
-        "import edgeseg.engines.build, edgeseg.engines.cache, edgeseg.engines.detect, edgeseg.engines.sidecar\n"
-        "import edgeseg.engines.targets, edgeseg.engines.trt_compat, edgeseg.engines.cuda_rt\n"
+        "import edgeseg.engines.build, edgeseg.engines.cache, edgeseg.engines.detect, edgeseg.sidecar\n"
+        "import edgeseg.engines.targets, edgeseg.engines.trt_compat, edgeseg.cuda_rt\n"
         "import edgeseg.runtime.backends.trt\n"
         "from edgeseg.cli import main\n"
         "assert main(['targets']) == 0\n"

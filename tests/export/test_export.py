@@ -10,9 +10,9 @@ import torch
 from helpers import SAMPLES
 
 from edgeseg.cli import main
-from edgeseg.export.images import load_image_folder
 from edgeseg.export.tolerances import FP32_LABEL_AGREEMENT, FP32_LOGITS_ATOL, FP32_LOGITS_MAX_OUTLIERS
 from edgeseg.hashing import sha256_file
+from edgeseg.images import load_image_folder
 from edgeseg.metadata import ONNX_METADATA_KEY, ModelMetadata
 from edgeseg.preprocess import normalize_bgr
 from edgeseg.runtime.backends import open_backend

@@ -24,7 +24,7 @@ from helpers import COMMITTED_ENET, SAMPLES, make_contract_onnx, read_video_fram
 from edgeseg.cli import main
 from edgeseg.engines.op_compat import op_issues, target_releases
 from edgeseg.engines.targets import get_target
-from edgeseg.export.images import load_image_folder
+from edgeseg.images import load_image_folder
 
 CASES = ["segformer", "rgb01", "nhwc", "two_heads"]
 H, W = IMPORT_SIZE

@@ -8,7 +8,7 @@ import sys
 
 def test_export_package_imports_nothing_heavy():
     code = (
-        "import sys, edgeseg.cli, edgeseg.export, edgeseg.export.cli, edgeseg.export.compare, edgeseg.export.tolerances\n"
+        "import sys, edgeseg.cli, edgeseg.export, edgeseg.export.cli, edgeseg.runtime.compare, edgeseg.export.tolerances\n"
         "edgeseg.cli.build_parser().parse_args(['quantize', 'x.onnx', '--precision', 'int8'])\n"
         "heavy = sorted(m for m in ('torch', 'onnx', 'onnxruntime', 'onnxslim', 'onnxconverter_common') if m in sys.modules)\n"
         "assert not heavy, heavy\n"

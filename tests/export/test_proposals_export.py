@@ -152,8 +152,8 @@ def test_parity_check_catches_a_preprocessing_mismatch(exported):
     """The exporter's check fails when PyTorch is fed other normalisation than the graph has (a real export bug's symptom)."""
     from dataclasses import replace
 
-    from edgeseg.export.images import load_image_folder
     from edgeseg.export.proposals_onnx import parity_windows, proposals_onnx_vs_torch
+    from edgeseg.images import load_image_folder
     from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt, path = exported

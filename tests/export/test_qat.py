@@ -79,8 +79,8 @@ def test_qat_onnx_labels_agree_with_fake_quant_torch(qat_run, qat_onnx):
     import onnxruntime as ort
     import torch
 
-    from edgeseg.export.images import load_image_folder
     from edgeseg.export.wrapper import DeployWrapper
+    from edgeseg.images import load_image_folder
     from edgeseg.train.checkpoint import load_checkpoint
     from edgeseg.train.qat import qat_model_from_checkpoint
 

@@ -12,9 +12,9 @@ from helpers import SAMPLES
 
 from edgeseg.artifacts import read_artifact_metadata
 from edgeseg.cli import main
-from edgeseg.export.images import load_image_folder
 from edgeseg.export.wrapper import POSTPROCESS_SCOPE, PREPROCESS_SCOPE
 from edgeseg.hashing import sha256_file
+from edgeseg.images import load_image_folder
 from edgeseg.runtime.backends import open_backend
 from edgeseg.runtime.eval import predict_image
 

@@ -34,10 +34,10 @@ def test_zoo_model_fp16_and_int8_variants_run(name):
     import onnxruntime as ort
 
     from edgeseg.export.fp16 import fp16_from_fp32
-    from edgeseg.export.images import ImageSet
     from edgeseg.export.int8 import int8_from_fp32
     from edgeseg.export.onnx_from_torch import onnx_from_torch, simplified_onnx
     from edgeseg.export.wrapper import DeployWrapper
+    from edgeseg.images import ImageSet
 
     entry = get_entry(name)
     if entry.task != "semantic" or entry.in_channels != 3:

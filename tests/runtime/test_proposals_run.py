@@ -164,8 +164,8 @@ def test_tensorrt_backend_runs_the_proposals_contract(proposals_model, tmp_path,
     from fakes.fake_cuda import FakeCudaRuntime
     from fakes.fake_tensorrt import make_fake_tensorrt
 
+    from edgeseg.cuda_rt import CudaRuntime, GpuInfo
     from edgeseg.engines.build import build
-    from edgeseg.engines.cuda_rt import CudaRuntime, GpuInfo
     from edgeseg.engines.targets import get_target
     from edgeseg.runtime.backends.trt import TrtBackend
 

@@ -17,8 +17,8 @@ from fakes.fake_tensorrt import make_fake_tensorrt, touched
 from helpers import make_contract_onnx
 
 from edgeseg.cli import main
+from edgeseg.cuda_rt import CudaRuntime, GpuInfo
 from edgeseg.engines.build import build
-from edgeseg.engines.cuda_rt import CudaRuntime, GpuInfo
 from edgeseg.engines.targets import get_target
 from edgeseg.errors import EdgesegError, MissingDependencyError
 from edgeseg.runtime.backends import open_backend

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.datasets import IMAGE_SUFFIXES
+from edgeseg.dataset_types import IMAGE_SUFFIXES
 from edgeseg.errors import EdgesegError
 from edgeseg.preprocess import resize_to_input
 
@@ -38,7 +38,7 @@ class ImageSet:
     sha256: str
 
 
-def _evenly_spaced(items: list, count: int) -> list:
+def evenly_spaced(items: list, count: int) -> list:
     """``count`` items spread over ``items`` (all of them if count <= 0 or >= len)."""
     if count <= 0 or count >= len(items):
         return items
@@ -75,7 +75,7 @@ def load_image_folder(folder: str | os.PathLike, height: int, width: int, *, cou
     if not candidates:
         raise EdgesegError(f"{what} folder {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     images, paths, digest = [], [], hashlib.sha256()
-    for path in _evenly_spaced(candidates, count):
+    for path in evenly_spaced(candidates, count):
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -88,7 +88,7 @@ def check_artifact(artifact: str | Path, *, runtime: str, runtime_version: str, 
     Returns:
         The sidecar as a dict.
     """
-    from .trt_compat import same_engine_version
+    from .trt_version import same_engine_version
 
     artifact = Path(artifact)
     if not artifact.is_file():
