@@ -48,10 +48,12 @@ pyversions: $(STAMP)
 cuda-matrix: $(STAMP)
 	$(BIN)/python scripts/cuda_python_matrix.py
 
-# The TensorRT code against tensorrt-stubs (TensorRT 10.13): every TensorRT name used must exist.
+# mypy over the whole package (edgeseg, train, export, engines, runtime) as installed, with the TensorRT
+# code against tensorrt-stubs (TensorRT 10.13): every TensorRT name used must exist. scripts/typecheck.py
+# lays out the package for mypy (scripts/package_tree.py) and reports errors at their source paths.
 typecheck: $(STAMP)
 	$(BIN)/python scripts/trt_stubs.py
-	$(BIN)/mypy
+	$(BIN)/python scripts/typecheck.py
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

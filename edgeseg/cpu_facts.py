@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 from pathlib import Path
+from typing import TypedDict
 
 # /proc/cpuinfo flags that select different kernels (x86 "flags", Arm "Features").
 KERNEL_ISA_FLAGS = (
@@ -26,7 +27,13 @@ def _cpuinfo() -> str:
         return ""
 
 
-def cpu_identity(cpuinfo: str | None = None) -> dict[str, object]:
+class CpuIdentity(TypedDict):
+    model: str
+    isa: list[str]
+    machine: str
+
+
+def cpu_identity(cpuinfo: str | None = None) -> CpuIdentity:
     """``{"model": str, "isa": [flags], "machine": "x86_64"}`` of this machine (from /proc/cpuinfo where present)."""
     text = _cpuinfo() if cpuinfo is None else cpuinfo
     model = None

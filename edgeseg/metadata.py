@@ -68,6 +68,13 @@ class InputSpec:
     channels: int = 3
     depth_scale: float | None = None
 
+    @property
+    def rgbd_depth_scale(self) -> float:
+        """``depth_scale`` of a 4-channel input (validation makes it a positive number there)."""
+        if self.depth_scale is None:
+            raise EdgesegError(f"input has {self.channels} channels and no depth_scale: not an RGB-D model")
+        return float(self.depth_scale)
+
 
 @dataclass
 class ModelMetadata:

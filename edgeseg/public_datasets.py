@@ -71,7 +71,8 @@ def cityscapes_samples(root: str | Path, split: str) -> list[SamplePaths]:
     images = sorted((root / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))
     if not images:
         raise EdgesegError(f"no *_leftImg8bit.png in {root / 'leftImg8bit' / split}/CITY/; {hint}")
-    pairs, missing = [], []
+    pairs: list[SamplePaths] = []
+    missing: list[SamplePaths] = []
     for image in images:
         stem = image.name[: -len("_leftImg8bit.png")]
         mask = root / "gtFine" / split / image.parent.name / f"{stem}_gtFine_labelIds.png"

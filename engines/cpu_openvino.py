@@ -216,7 +216,7 @@ def choose(measured: list[Measured], backends: list, facts, eval_data: str | Non
                   "pass --eval-data DIR)" if fastest is not measured[pick] else ""))
         return pick, why
     reference = _reference_miou(facts, eval_data, split, limit)
-    rejected = []
+    rejected: list[str] = []
     for i in ranking:
         m = measured[i]
         allowed = GATES[m.candidate.gate_class]

@@ -73,7 +73,7 @@ def cv2_facts(cv2: Any) -> dict[str, Any]:
 
     def has(label: str) -> bool:
         m = re.search(rf"^\s*{label}:\s*(\S+)", info, re.MULTILINE)
-        return bool(m) and m.group(1).upper().startswith("YES")
+        return m is not None and m.group(1).upper().startswith("YES")
 
     path = str(getattr(cv2, "__file__", "") or "")
     return {"version": str(cv2.__version__), "file": path, "gstreamer": has("GStreamer"),

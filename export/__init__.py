@@ -7,7 +7,7 @@ One function per step, ONNX the single intermediate format:
 - :mod:`.fp16`: FP32 ONNX -> mixed-precision FP16 ONNX;
 - :mod:`.int8`: FP32 ONNX + calibration images -> Q/DQ INT8 ONNX;
 - :mod:`.gate`: the mIoU gate a variant must pass before it is written;
-- :mod:`.compare`: label agreement and mIoU of two artifacts;
+- :mod:`edgeseg.runtime.compare` (a runtime command, used by the gate): label agreement and mIoU of two artifacts;
 - :mod:`.import_model`: a user's own ONNX, TorchScript, ``.pt2`` or in-memory
   ``nn.Module`` -> an ordinary edgeseg ONNX (``edgeseg import``, :func:`export_module`).
 

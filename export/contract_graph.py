@@ -55,10 +55,10 @@ class InputConvention:
 
     def model_input(self, frames: np.ndarray) -> np.ndarray:
         """uint8 N x H x W x 3 BGR -> the model's float32 input, the graph's operations in the graph's order."""
-        x = frames.astype(np.float32)
+        x: np.ndarray = frames.astype(np.float32)
         if self.channel_order == "rgb":
             x = x[..., ::-1]
-        x = (x - np.float32(self.model_order(self.mean))) / np.float32(self.model_order(self.std))
+        x = (x - np.asarray(self.model_order(self.mean), np.float32)) / np.asarray(self.model_order(self.std), np.float32)
         if self.layout == "nchw":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -92,8 +92,8 @@ def preprocess_model(like, convention: InputConvention, batch: int, height: int,
     s = PREPROCESS_SCOPE
     nodes = [h.make_node("Cast", ["image"], [f"{s}float"], name=f"{s}Cast", to=onnx.TensorProto.FLOAT)]
     current = f"{s}float"
-    inits = [tensor(np.float32(convention.model_order(convention.mean)), f"{s}mean"),
-             tensor(np.float32(convention.model_order(convention.std)), f"{s}std")]
+    inits = [tensor(np.asarray(convention.model_order(convention.mean), np.float32), f"{s}mean"),
+             tensor(np.asarray(convention.model_order(convention.std), np.float32), f"{s}std")]
     if convention.channel_order == "rgb":
         inits.append(tensor(np.array([2, 1, 0], np.int64), f"{s}bgr_to_rgb"))
         nodes.append(h.make_node("Gather", [current, f"{s}bgr_to_rgb"], [f"{s}rgb"], name=f"{s}Gather", axis=3))

@@ -184,10 +184,11 @@ def foreign_from_onnx(path: Path, *, input_size: tuple[int, int] | None, layout:
         raise EdgesegError(f"{path}: input {value.name} is {fixed} with {fixed[c_axis]} channels at the "
                            f"{layout.upper()} channel axis; pass --layout {other} if it is {other.upper()}")
     if input_size is None:
-        if fixed[h_axis] is None or fixed[w_axis] is None:
+        fixed_h, fixed_w = fixed[h_axis], fixed[w_axis]
+        if fixed_h is None or fixed_w is None:
             raise EdgesegError(f"{path}: input {value.name} has dynamic height or width ({_shape_text(fixed)}); "
                                "pass --input-size HxW")
-        input_size = (fixed[h_axis], fixed[w_axis])
+        input_size = (fixed_h, fixed_w)
     for axis, want, what in ((h_axis, input_size[0], "height"), (w_axis, input_size[1], "width")):
         if fixed[axis] is not None and fixed[axis] != want:
             raise EdgesegError(f"{path}: input {value.name} has a fixed {what} of {fixed[axis]}, not {want}; "
@@ -261,7 +262,9 @@ def _flat_outputs(result) -> tuple[list[str], list]:
     raise EdgesegError(f"the model returned a {type(result).__name__}; it must return a tensor, a tuple or a dict of tensors")
 
 
-def _flat_module(torch):
+def _flat_module():
+    import torch  # export's own dependency; _Flat checks it is installed first
+
     class Flat(torch.nn.Module):
         """A module's result flattened to a tuple of tensors (ONNX outputs are a flat list)."""
 
@@ -282,7 +285,8 @@ def _flat_module(torch):
 
 
 def _Flat(module):
-    return _flat_module(require("torch", "export"))(module)
+    require("torch", "export")
+    return _flat_module()(module)
 
 
 def _eval_mode(module) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from edgeseg.errors import EdgesegError
 from edgeseg.runtime.compare import Comparison, compare_backends
@@ -35,7 +36,7 @@ def miou_gate(candidate: str | os.PathLike, reference: str | os.PathLike, data: 
     name = candidate_name or str(candidate)
     log.info("accuracy gate: scoring %s and %s on %s [%s]", name, reference, data, split)
     with OrtBackend(candidate) as cand, OrtBackend(reference) as ref:
-        comparison = compare_backends(ref, cand, data, split, kind=kind, limit=limit, names=(str(reference), name))
+        comparison = compare_backends(ref, cand, Path(data), split, kind=kind, limit=limit, names=(str(reference), name))
     result = GateResult(comparison, max_drop)
     if not result.passed:
         raise EdgesegError(

@@ -110,7 +110,7 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
         if rgbd:
             from .rgbd_frames import load_rgbd_frames
 
-            images = load_rgbd_frames(calib, calib_split, meta.input.height, meta.input.width, meta.input.depth_scale,
+            images = load_rgbd_frames(calib, calib_split, meta.input.height, meta.input.width, meta.input.rgbd_depth_scale,
                                       count=num_images, what="calibration")
         else:
             images = load_image_folder(calib, meta.input.height, meta.input.width, count=num_images)

@@ -34,6 +34,10 @@ class Preprocess(nn.Module):
             4 entries make the input B, G, R, depth (depth_scale units), reordered to R, G, B, depth.
     """
 
+    mean: torch.Tensor  # buffers (register_buffer)
+    std: torch.Tensor
+    bgr_to_rgb: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
         if len(mean) not in (3, 4) or len(std) != len(mean):

@@ -62,8 +62,9 @@ def compare_backends(backend_a, backend_b, data: str | Path, split: str = "val",
         )
     result_a = evaluate(backend_a, data, split, kind=kind, limit=limit, keep_predictions=True)
     result_b = evaluate(backend_b, data, split, kind=kind, limit=limit, keep_predictions=True)
-    same = sum(int((pa == pb).sum()) for pa, pb in zip(result_a.predictions, result_b.predictions))
-    total = sum(p.size for p in result_a.predictions)
+    predictions_a, predictions_b = result_a.predictions or [], result_b.predictions or []  # kept: keep_predictions
+    same = sum(int((pa == pb).sum()) for pa, pb in zip(predictions_a, predictions_b))
+    total = sum(p.size for p in predictions_a)
     return Comparison(
         a=names[0], b=names[1], images=result_a.images,
         miou_a=scores_from_confusion(result_a.confusion).miou,

@@ -129,7 +129,8 @@ def select_proposals(mask_logits: np.ndarray, scores: np.ndarray, boxes: np.ndar
         mask = paste_mask(_sigmoid(mask_logits[index]), tuple(boxes[index]), height, width, mask_threshold)
         if not mask.any() or any(mask_iou(mask, p.mask) > nms_iou for p in kept):
             continue
-        kept.append(Proposal(mask, float(scores[index]), tuple(int(v) for v in boxes[index])))
+        top, left, side = (int(v) for v in boxes[index])
+        kept.append(Proposal(mask, float(scores[index]), (top, left, side)))
         if len(kept) == top_k:
             break
     return kept

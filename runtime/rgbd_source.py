@@ -109,19 +109,25 @@ class RGBDSource(Source):
         self.fps = reported if 0 < reported < 1000 else None
         counts = [int(self.colour.get(cv2.CAP_PROP_FRAME_COUNT)),
                   len(self.depth_frames.paths) if self.depth_frames is not None
-                  else int(self.depth_video.get(cv2.CAP_PROP_FRAME_COUNT))]
+                  else int(self._depth_capture().get(cv2.CAP_PROP_FRAME_COUNT))]
         if all(c > 0 for c in counts):
             self.frame_count = min(counts)
             if counts[0] != counts[1]:
                 log.warning("colour video %s has %d frames and depth %s has %d: using the first %d of each",
                             colour, counts[0], depth, counts[1], self.frame_count)
 
+    def _depth_capture(self) -> cv2.VideoCapture:
+        """The depth video (where depth is not a folder of PNGs: __init__ opens one of the two)."""
+        if self.depth_video is None:
+            raise EdgesegError(f"{self.uri}: no depth video is open")
+        return self.depth_video
+
     def _read_depth(self) -> np.ndarray | None:
         """uint8 depth in ``depth_scale`` units, or None at the end."""
         if self.depth_frames is not None:
             mm = self.depth_frames.read()
             return None if mm is None else depth_to_u8(mm, self.depth_scale)
-        ok, frame = self.depth_video.read()
+        ok, frame = self._depth_capture().read()
         if not ok:
             return None
         return frame if frame.ndim == 2 else np.ascontiguousarray(frame[..., 0])

@@ -118,8 +118,8 @@ def overlay_view(args: argparse.Namespace) -> str:
 def _task_parts(args: argparse.Namespace, backend):
     """``(renderer, predictor)`` for the backend's task; refuses options of the other task."""
     view = overlay_view(args)
-    given = {name: getattr(args, name, None) for name in PROPOSAL_FLAGS}
-    given = {name: value for name, value in given.items() if value is not None}
+    asked = {name: getattr(args, name, None) for name in PROPOSAL_FLAGS}
+    given: dict[str, Any] = {name: value for name, value in asked.items() if value is not None}
     meta = backend.metadata
     if backend.task == "proposals":
         from .proposals_run import ProposalOptions, ProposalPredictor, ProposalRenderer
@@ -147,7 +147,7 @@ def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: M
     colour = local_path(colour) or colour
     if depth_scale is not None and not Path(depth).is_dir():
         log.warning("--depth-scale is ignored for a depth video: its frames are already 8-bit depth in the model's units")
-    return RGBDSource(colour, depth, meta.input.depth_scale if depth_scale is None else depth_scale)
+    return RGBDSource(colour, depth, meta.input.rgbd_depth_scale if depth_scale is None else depth_scale)
 
 
 def run_video(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -62,10 +63,11 @@ def _fake_quant_weight(weight: torch.Tensor, axis: int) -> torch.Tensor:
     return torch.fake_quantize_per_channel_affine(weight, scale, zero_point, axis, QMIN, QMAX)
 
 
-class _QuantMixin:
+class _QuantMixin(nn.Module):
     """Adds the ``input_amax`` buffer (not in the state dict) and a ``calibrating`` switch."""
 
     weight_axis = 0
+    input_amax: torch.Tensor  # a buffer (register_buffer in _init_quant)
 
     def _init_quant(self) -> None:
         self.register_buffer("input_amax", torch.tensor(1.0), persistent=False)
@@ -91,8 +93,10 @@ class QuantConvTranspose2d(_QuantMixin, nn.ConvTranspose2d):
     def forward(self, x, output_size=None):
         if output_size is not None:
             raise EdgesegError("QAT does not support ConvTranspose2d called with output_size")
+        # ConvTranspose2d refuses string padding ("same"), which _ConvNd's type allows for Conv2d.
+        padding = cast("tuple[int, ...]", self.padding)
         return F.conv_transpose2d(self._quant_input(x), _fake_quant_weight(self.weight, 1), self.bias, self.stride,
-                                  self.padding, self.output_padding, self.groups, self.dilation)
+                                  padding, self.output_padding, self.groups, self.dilation)
 
 
 class QuantLinear(_QuantMixin, nn.Linear):
@@ -119,7 +123,7 @@ def prepare_qat(model: nn.Module) -> nn.Module:
         target = _QUANT_CLASSES.get(type(module))
         if target is not None:
             module.__class__ = target
-            module._init_quant()
+            cast(_QuantMixin, module)._init_quant()
             count += 1
     if count == 0:
         raise EdgesegError("QAT: the model has no Conv2d, ConvTranspose2d or Linear layer to quantize")
@@ -160,9 +164,10 @@ def calibrate(model: nn.Module, batches, percentile: float = CALIBRATION_PERCENT
         for m in modules.values():
             m.calibration_samples = None
     for name, module in modules.items():
-        if not samples[name]:
+        seen = samples[name]
+        if not seen:
             raise EdgesegError(f"QAT calibration: layer {name} saw no input; is it used in forward()?")
-        module.input_amax.fill_(max(float(np.percentile(np.concatenate(samples[name]), percentile)), 1e-6))
+        module.input_amax.fill_(max(float(np.percentile(np.concatenate(seen), percentile)), 1e-6))
     model.train(was_training)
     return input_amax(model)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -51,7 +52,7 @@ def model_cost(name: str, num_classes: int = 11, height: int = REFERENCE_HEIGHT,
     with torch.device("meta"):
         model = build_model(name, num_classes, **kwargs).eval()
         if entry.task == "proposals":  # DeepMask-style models take one square window per item
-            h = w = int(model.window)
+            h = w = cast(int, model.window)  # DeepMask/SharpMask keep their window side (an int) as an attribute
         x = torch.empty(1, entry.in_channels, h, w)
     params = sum(p.numel() for p in model.parameters())
     counter = FlopCounterMode(display=False)

@@ -192,7 +192,7 @@ def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dic
     estimate = paired_bootstrap_ratio(a_med, b_med, confidence=args.confidence)
     a_all = np.concatenate(a_trials)
     b_all = np.concatenate(b_trials)
-    result = {
+    result: dict[str, Any] = {
         "scenario": "single-stream-ab",
         "a": {"artifact": str(args.artifact), "latency_ms": summarize(a_all).to_dict(), "trial_medians_ms": a_med},
         "b": {"artifact": str(args.against), "latency_ms": summarize(b_all).to_dict(), "trial_medians_ms": b_med},

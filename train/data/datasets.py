@@ -52,7 +52,7 @@ class DecodedOnAccess(Sequence):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         return self.decode(self.paths[index])[self.part]
@@ -172,7 +172,7 @@ class EvalDataset(Dataset):
             torch.from_numpy(mask.astype(np.int64))
 
 
-def class_weights(masks: list[np.ndarray], num_classes: int, method: str) -> np.ndarray | None:
+def class_weights(masks: Sequence[np.ndarray], num_classes: int, method: str) -> np.ndarray | None:
     """Loss weights from training label frequencies.
 
     ``median_frequency`` (Eigen & Fergus; SegNet): freq(c) = pixels of c /

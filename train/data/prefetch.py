@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 _DONE = object()
@@ -31,7 +31,7 @@ class Prefetcher:
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._length = len(iterable) if hasattr(iterable, "__len__") else None
+        self._length = len(iterable) if isinstance(iterable, Sized) else None
 
     def __len__(self) -> int:
         if self._length is None:

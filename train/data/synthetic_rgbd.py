@@ -267,7 +267,10 @@ def render_scene(seed: int, height: int, width: int) -> Scene:
             radius, half_height = size * rng.uniform(0.45, 0.8), size * rng.uniform(0.8, 1.1)
             t, sn = _hit_cylinder(d, centre, rotation, radius, half_height)
             extent = np.array([radius, half_height, radius])
-        composite(t, sn, cls, lambda p, c=centre, r=rotation, s=size: ((p - c) @ r) / s, texture)
+        def local(p: np.ndarray, c: np.ndarray = centre, r: np.ndarray = rotation, s: float = size) -> np.ndarray:
+            return ((p - c) @ r) / s
+
+        composite(t, sn, cls, local, texture)
         objects.append({"kind": shape, "class": CLASSES[cls], "centre_m": centre.round(4).tolist(),
                         "extent_m": extent.round(4).tolist()})
 

@@ -53,7 +53,7 @@ def random_crop(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, h
 
 def color_jitter(image: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Random brightness, contrast, saturation and hue (image only)."""
-    out = image.astype(np.float32)
+    out: np.ndarray = image.astype(np.float32)
     if cfg.brightness:
         out *= rng.uniform(1 - cfg.brightness, 1 + cfg.brightness)
     if cfg.contrast:

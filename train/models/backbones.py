@@ -161,6 +161,11 @@ class ResNet(nn.Module):
     ``output_stride=32``). ``stage_channels`` lists their channels.
     """
 
+    layer1: nn.Sequential  # set in __init__ under their torchvision names (setattr)
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, depth: str = "resnet18", in_channels: int = 3, width_mult: float = 1.0, output_stride: int = 32):
         super().__init__()
         if depth not in RESNET_LAYOUTS:

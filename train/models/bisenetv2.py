@@ -78,7 +78,7 @@ class GatherExpand(nn.Module):
         mid = cin * expand
         self.conv = ConvBNReLU(cin, cin)
         if stride == 1:
-            self.dw = ConvBNReLU(cin, mid, groups=cin, relu=False)
+            self.dw: nn.Module = ConvBNReLU(cin, mid, groups=cin, relu=False)
             self.shortcut = None
         else:
             self.dw = nn.Sequential(ConvBNReLU(cin, mid, stride=2, groups=cin, relu=False),

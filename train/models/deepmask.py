@@ -92,6 +92,8 @@ class ScoreBranch(nn.Module):
 
 
 class DeepMask(nn.Module):
+    grid_stride: int  # the runtime's window grid step, set by the zoo's factory (recorded in arch_args)
+
     def __init__(self, in_channels: int = 3, window: int = 160, mask_size: int | None = None, reduce: int = 64,
                  low_rank: int = 256):
         super().__init__()

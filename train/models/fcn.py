@@ -46,6 +46,7 @@ def _upsampler(num_classes: int, factor: int, *, learnable: bool) -> nn.ConvTran
 def _zero_scorer(in_channels: int, num_classes: int) -> nn.Conv2d:
     layer = nn.Conv2d(in_channels, num_classes, 1)
     nn.init.zeros_(layer.weight)
+    assert layer.bias is not None  # Conv2d(..., bias=True)
     nn.init.zeros_(layer.bias)
     return layer
 

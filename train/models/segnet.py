@@ -57,7 +57,7 @@ class SegNet(nn.Module):
         for k in reversed(range(5)):
             stage = widths[k]
             out_last = widths[k - 1][-1] if k > 0 else stage[0]
-            layers = []
+            layers: list[nn.Module] = []
             for i in range(len(stage)):
                 cin = stage[0] if i == 0 else stage[i]
                 cout = stage[i] if i < len(stage) - 1 else out_last

@@ -50,6 +50,8 @@ class RefinementModule(nn.Module):
 
 
 class SharpMask(nn.Module):
+    grid_stride: int  # the runtime's window grid step, set by the zoo's factory (recorded in arch_args)
+
     def __init__(self, in_channels: int = 3, window: int = 160, reduce: int = 64, low_rank: int = 256,
                  mask_channels: tuple[int, ...] = (32, 16, 16, 8), skip_channels: tuple[int, ...] = (32, 16, 16, 8)):
         super().__init__()
