@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .cli_vocab import DeprecatedAlias, SuggestingParser, add_data_kind, add_model_arguments, parse_with_suggestions
 from .errors import EdgesegError
+from .gates import DEFAULT_MAX_MIOU_DROP
 from .import_args import add_import_arguments, add_simplifier_argument
 
 if TYPE_CHECKING:
@@ -189,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="INT8: keep this node in float (repeatable), e.g. the first or last convolution")
     p.add_argument("--eval-data", metavar="DIR", help="labelled data set for the accuracy gate against the FP32 model")
     p.add_argument("--split", default="val", help="split of --eval-data (default: val)")
-    p.add_argument("--max-miou-drop", type=float, default=1.0,
-                   help="refuse the variant if it loses more mIoU points than this (default 1.0)")
+    p.add_argument("--max-miou-drop", type=float, default=DEFAULT_MAX_MIOU_DROP,
+                   help=f"refuse the variant if it loses more mIoU points than this (default {DEFAULT_MAX_MIOU_DROP})")
     p.add_argument("--limit", "--eval-limit", dest="eval_limit", type=int, default=0, action=DeprecatedAlias,
                    new="--limit", help="score only the first N images in the gate (0: all); --eval-limit is its old name")
     add_data_kind(p)

@@ -34,14 +34,15 @@ from typing import Any
 
 from edgeseg.cpu_facts import cpu_identity
 from edgeseg.errors import EdgesegError
+from edgeseg.gates import MAX_MIOU_DROP_BY_CLASS
 from edgeseg.sidecar import sidecar_path
 
 from .cache import build_key, cached_build, key_fields
 
 log = logging.getLogger("edgeseg.engines")
 
-# Largest mIoU loss (points) against FP32 that each class of precision may have.
-GATES = {"exact": 0.0, "bf16": 0.2, "f16": 0.2, "int8": 1.0}
+# Largest mIoU loss (points) against FP32 that each class of precision may have (edgeseg.gates).
+GATES = MAX_MIOU_DROP_BY_CLASS
 ROUNDS = 7           # interleaved timing rounds over all candidates
 CALLS_PER_ROUND = 8  # timed calls of one candidate in one round (after 2 untimed)
 

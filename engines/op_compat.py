@@ -28,18 +28,10 @@ from typing import Any
 
 from edgeseg.errors import EdgesegError
 
+from .platforms import TRT_RELEASES
 from .trt_onnx_ops import TRT8_MISSING_ONNX_OPS, TRT_SUPPORTED_ONNX_OPS, node_problem
 
 log = logging.getLogger("edgeseg.engines")
-
-# TensorRT releases edgeseg targets, oldest first: (major, minor, where it ships).
-TRT_RELEASES: tuple[tuple[int, int, str], ...] = (
-    (8, 5, "JetPack 5.1"),
-    (8, 6, "JetPack 6.0"),
-    (10, 3, "JetPack 6.1/6.2"),
-    (10, 15, "desktop (PyPI), JetPack 7.0/7.1"),
-    (11, 4, "desktop (PyPI), JetPack 7.2.2+"),
-)
 
 # First (major, minor) whose ONNX parser imports the op natively; ops of the
 # 10.x matrix not listed here are parsed by every release in TRT_RELEASES.

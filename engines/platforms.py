@@ -2,7 +2,10 @@
 
 One table for ``edgeseg doctor``'s advice; ``docs/jetson.md`` shows the same
 rows and ``pyproject.toml``'s ``jetson``/``trt`` extras pin the same
-cuda-python ranges (a test checks all three agree).
+cuda-python ranges (a test checks all three agree). :data:`TRT_RELEASES`,
+the TensorRT releases the ONNX operator checks of :mod:`.op_compat` run
+against, is kept here beside it, and a test checks that every platform it
+names is a row of :data:`PLATFORMS`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,17 @@ PLATFORMS = (
              "pip install tensorrt-cu12"),
     Platform("desktop, CUDA 13 driver", "3.10-3.13", "13.x", "10.13+ or 11.x for CUDA 13", "cuda-python>=13,<14",
              "trt-cu13", "pip install tensorrt-cu13"),
+)
+
+
+# TensorRT releases edgeseg targets, oldest first: (major, minor, where it ships: PLATFORMS names).
+# Each stands for the releases of its platforms whose ONNX parsers take the same operators.
+TRT_RELEASES: tuple[tuple[int, int, str], ...] = (
+    (8, 5, "JetPack 5.1"),
+    (8, 6, "JetPack 6.0"),
+    (10, 3, "JetPack 6.1/6.2"),
+    (10, 15, "desktop (PyPI), JetPack 7.0/7.1"),
+    (11, 4, "desktop (PyPI), JetPack 7.2.2+"),
 )
 
 

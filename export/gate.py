@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeseg.errors import EdgesegError
+from edgeseg.gates import DEFAULT_MAX_MIOU_DROP
 from edgeseg.runtime.compare import Comparison, compare_backends
 
 log = logging.getLogger("edgeseg.export")
@@ -24,7 +25,7 @@ class GateResult:
 
 
 def miou_gate(candidate: str | os.PathLike, reference: str | os.PathLike, data: str | os.PathLike, *,
-              split: str = "val", max_drop: float = 1.0, limit: int = 0, candidate_name: str | None = None,
+              split: str = "val", max_drop: float = DEFAULT_MAX_MIOU_DROP, limit: int = 0, candidate_name: str | None = None,
               kind: str = "auto") -> GateResult:
     """Score ``candidate`` and its FP32 ``reference`` (both ONNX) with onnxruntime; raise if the drop is too large.
 

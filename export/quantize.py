@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edgeseg.atomic import atomic_path
 from edgeseg.errors import EdgesegError, require
+from edgeseg.gates import DEFAULT_MAX_MIOU_DROP
 from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ModelMetadata
 from edgeseg.paths import Named, check_outputs
@@ -49,7 +50,7 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
                   calib: str | os.PathLike | None = None, calib_split: str = "train", method: str = "entropy",
                   num_images: int = 0,
                   exclude_nodes: list[str] | None = None, eval_data: str | os.PathLike | None = None,
-                  split: str = "val", max_miou_drop: float = 1.0, eval_limit: int = 0,
+                  split: str = "val", max_miou_drop: float = DEFAULT_MAX_MIOU_DROP, eval_limit: int = 0,
                   eval_kind: str = "auto") -> QuantizeResult:
     """Write the ``precision`` variant of the FP32 ONNX ``source`` to ``output``.
 

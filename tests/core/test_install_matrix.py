@@ -12,7 +12,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from edgeseg.engines.platforms import PLATFORMS, jetpack_platform
+from edgeseg.engines.platforms import PLATFORMS, TRT_RELEASES, jetpack_platform
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -69,3 +69,18 @@ def test_docs_matrix_lists_every_platform_row():
     for platform, row in zip(PLATFORMS, rows):
         assert platform.name in row and f"`{platform.cuda_python}`" in row and f"`{platform.extra}`" in row
         assert re.search(rf"\| {re.escape(platform.python)} \|", row) and f"| {platform.cuda} |" in row
+
+
+def test_every_tensorrt_release_ships_on_platforms_of_the_matrix():
+    """TRT_RELEASES (the op checks' releases) and PLATFORMS (doctor's rows) are one table of facts."""
+    jetpacks = set()
+    for major, minor, where in TRT_RELEASES:
+        for place in (p.strip() for p in where.split(",")):
+            if place.startswith("JetPack "):
+                row = jetpack_platform(place.split()[1].split("/")[0].rstrip("+"))
+                assert row is not None, f"TensorRT {major}.{minor}: {place} is no row of PLATFORMS"
+                jetpacks.add(row.name)
+            else:
+                assert place == "desktop (PyPI)", place
+                assert any(p.name.startswith("desktop") for p in PLATFORMS)
+    assert jetpacks == {p.name for p in PLATFORMS if p.name.startswith("JetPack")}
