@@ -198,7 +198,8 @@ def qat_model_from_checkpoint(checkpoint: dict, source: str = "checkpoint"):
     return model.eval(), meta
 
 
-DEFAULT_CALIB_DIR = Path(__file__).resolve().parent.parent / "calib_data" / "camvid"
+# The default images of the range calibration, in the source checkout (edgeseg.checkout).
+DEFAULT_CALIB_DIR = "calib_data/camvid"
 
 
 def start_qat(model: nn.Module, qat_from: str | Path, *, calib_dir: str | Path | None = None, resume_from: Path | None = None,
@@ -228,7 +229,11 @@ def start_qat(model: nn.Module, qat_from: str | Path, *, calib_dir: str | Path |
     with torch.no_grad():
         for target, value in zip(model.state_dict().values(), float_model.state_dict().values()):
             target.copy_(value)
-    calib_dir = Path(calib_dir) if calib_dir is not None else DEFAULT_CALIB_DIR
+    if calib_dir is None:
+        from edgeseg.checkout import checkout_data
+
+        calib_dir = checkout_data(DEFAULT_CALIB_DIR, "the QAT calibration images", "--qat-calib DIR")
+    calib_dir = Path(calib_dir)
     batches, images = calibration_batches(calib_dir, meta.input.height, meta.input.width, meta.input.mean, meta.input.std,
                                           count=calib_count)
     device = next(model.parameters()).device

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.atomic import atomic_write_text
+from edgeseg.checkout import checkout_data
 from edgeseg.cli_vocab import provider_list
 from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
@@ -41,7 +42,8 @@ from .stats import (
 
 log = logging.getLogger("edgeseg.bench")
 SCENARIOS = ("single-stream", "offline", "pipeline")
-DEFAULT_PIPELINE_SOURCE = Path(__file__).resolve().parents[2] / "samples" / "video" / "camvid_0016E5_40f.mp4"
+# --scenario pipeline's default video, in the source checkout (edgeseg.checkout).
+DEFAULT_PIPELINE_SOURCE = "samples/video/camvid_0016E5_40f.mp4"
 
 
 def _engine_key(path: Path) -> str | None:
@@ -79,7 +81,7 @@ def result_from_samples(samples: Samples, scenario: str, artifact: Path, plan: T
         "images_per_call": samples.images_per_call,
         "block_medians_ms": block_medians(lat, blocks).tolist(),
         "latencies_ms": lat.round(4).tolist(),
-        "plan": asdict(plan) | {"blocks": blocks},
+        "plan": {**asdict(plan), "blocks": blocks},
         "environment": env,
     }
 
@@ -113,7 +115,7 @@ def check_against_baseline(result: dict[str, Any], baseline: dict[str, Any], *, 
         reference, current = baseline["block_medians_ms"], result["block_medians_ms"]
     estimate = bootstrap_ratio(reference, current, confidence=confidence)
     decision = decide(estimate, tolerance)
-    return decision.to_dict() | {"environment_differences": diffs}
+    return {**decision.to_dict(), "environment_differences": diffs}
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -141,21 +143,20 @@ def run_bench(args: argparse.Namespace) -> int:
                     "--scenario single-stream or offline, or the whole pipeline with 'edgeseg run ... --depth DEPTH "
                     "--sink null --stats FILE.json'"
                 )
-            source = args.source or str(DEFAULT_PIPELINE_SOURCE)
-            if not args.source and not DEFAULT_PIPELINE_SOURCE.exists():
-                raise EdgesegError("--scenario pipeline needs a video: pass --source VIDEO (the sample clip is not installed)")
+            source = args.source or str(checkout_data(DEFAULT_PIPELINE_SOURCE, "--scenario pipeline's sample clip",
+                                                      "--source VIDEO"))
             samples, extra = measure_pipeline(backend, source, plan)
             extra["source"] = source
         else:
             samples = measure_artifact(backend, args.scenario, plan, args.batch)
-    result = result_from_samples(samples, args.scenario, artifact, plan, args.blocks, env) | extra
+    result = {**result_from_samples(samples, args.scenario, artifact, plan, args.blocks, env), **extra}
     print(format_result(result))
     code = 0
     if baseline is not None:
         check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
                                        compare_anyway=args.compare_anyway, source=str(args.check))
         check["same_artifact"] = baseline.get("artifact_sha256") == result["artifact_sha256"]
-        result["check"] = check | {"baseline": str(args.check)}
+        result["check"] = {**check, "baseline": str(args.check)}
         print(("REGRESSION " if check["regression"] else "") + check["reason"])
         code = 1 if check["regression"] else 0
     if args.plot:
@@ -172,7 +173,7 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"wrote {args.json}")
     if args.save_baseline:
         # The artifact relative to the baseline file, so a CI job finds it from any working directory.
-        saved = result | {"artifact": baseline_artifact_field(artifact, args.save_baseline)}
+        saved = {**result, "artifact": baseline_artifact_field(artifact, args.save_baseline)}
         atomic_write_text(args.save_baseline, json.dumps(saved, indent=1) + "\n")
         print(f"saved baseline {args.save_baseline}")
     return code
