@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import EdgesegError
-from .jsonfile import read_json
 from .metadata import ONNX_METADATA_KEY, ModelMetadata
 
 if TYPE_CHECKING:
@@ -64,12 +63,9 @@ def read_artifact_metadata(path: str | Path, *, read_checkpoint: CheckpointReade
             raise EdgesegError(f"{path} has no edgeseg metadata (metadata_props key '{ONNX_METADATA_KEY}')")
         return "onnx", ModelMetadata.from_json(props[ONNX_METADATA_KEY], source=str(path)), {}
     if suffix in (".engine", ".blob"):  # TensorRT engine, OpenVINO compiled model (cpu target)
-        sidecar = path.with_name(path.name + ".json")
-        if not sidecar.is_file():
-            raise EdgesegError(f"engine {path} has no sidecar {sidecar}; rebuild it with 'edgeseg build'")
-        data = read_json(sidecar, "sidecar")
-        if not isinstance(data, dict) or "metadata" not in data:
-            raise EdgesegError(f"sidecar {sidecar} lacks 'metadata'")
+        from .sidecar import read_sidecar, sidecar_path
+
+        data = read_sidecar(path)  # the one sidecar check, as the backends make it before loading
         extra = {k: v for k, v in data.items() if k != "metadata"}
-        return "engine", ModelMetadata.from_dict(data["metadata"], source=str(sidecar)), extra
+        return "engine", ModelMetadata.from_dict(data["metadata"], source=str(sidecar_path(path))), extra
     raise EdgesegError(f"{path}: unknown artifact kind {suffix or '(no suffix)'}; expected .pt, .onnx, .engine or .blob")

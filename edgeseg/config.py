@@ -3,23 +3,23 @@
 A config is a tree of dataclasses. :func:`load_config` reads the TOML file,
 applies overrides (dotted keys, values parsed as TOML literals, so
 ``--set epochs=3`` is an int and ``--set data.root=/x`` a string), and builds
-the dataclass tree. An unknown key, a value of the wrong type, or a number outside the range a
+the dataclass tree with :func:`edgeseg.schema.build`, the validator of every
+file edgeseg reads. An unknown key, a value of the wrong type, or a number outside the range a
 dataclass declares in its ``FIELD_RANGES`` (``{field name: Range}``, see
 :mod:`edgeseg.ranges`; NaN and infinities are never accepted) is an
-:class:`~edgeseg.errors.EdgesegError` that names the key and what is valid.
+:class:`~edgeseg.errors.EdgesegError` that names where it came from (the
+file or ``--set``), the key and what is valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
-import types
-import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import EdgesegError
+from .schema import build
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,92 +67,9 @@ def apply_overrides(tree: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return tree
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; ints are accepted for floats."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, getattr(types, "UnionType", typing.Union)):  # UnionType (X | Y): 3.10+
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(value, option, where)
-            except EdgesegError as exc:
-                errors.append(str(exc))
-        raise EdgesegError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if origin is typing.Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            raise EdgesegError(f"{where}: {value!r} is not one of {list(choices)}")
-        return value
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise EdgesegError(f"{where}: expected a list, got {value!r}")
-        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise EdgesegError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return build_dataclass(tp, value, where)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise EdgesegError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):  # TOML reads nan and inf as floats; no setting means either
-            raise EdgesegError(f"{where}: expected a finite number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise EdgesegError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise EdgesegError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise EdgesegError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {tp!r} at {where}")
-
-
-def _check_range(allowed: Any, value: Any, where: str) -> None:
-    """A number, or each number of a list, within ``allowed`` (an :class:`edgeseg.ranges.Range`)."""
-    for i, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
-        allowed.check(item, where if i is None else f"{where}[{i}]")
-
-
 def build_dataclass(cls: type[T], data: Any, where: str = "config") -> T:
-    """Build dataclass ``cls`` from a nested dict, checking keys and types."""
-    if not isinstance(data, dict):
-        raise EdgesegError(f"{where}: expected a table, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = [k for k in data if k not in valid]
-    if unknown:
-        prefix = "" if where == "config" else where + "."
-        raise EdgesegError(
-            f"{where}: unknown key '{prefix}{unknown[0]}'; valid keys here: {', '.join(valid)}"
-        )
-    values = {}
-    ranges = getattr(cls, "FIELD_RANGES", {})
-    for name, value in data.items():
-        key = name if where == "config" else f"{where}.{name}"
-        values[name] = _coerce(value, hints[name], key)
-        if name in ranges:
-            _check_range(ranges[name], values[name], key)
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise EdgesegError(f"{where}: {exc}") from None
+    """Build dataclass ``cls`` from a nested dict, checking keys, types and ranges (:func:`edgeseg.schema.build`)."""
+    return build(cls, data, where=where)
 
 
 def load_config(path: str | Path, cls: type[T], overrides: list[str] | None = None) -> T:

@@ -37,10 +37,11 @@ older edgeseg refuses a proposals artifact, naming the unknown key ``task``).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import EdgesegError
+from .schema import build, check_schema_version
 
 SCHEMA_VERSION = 1
 ONNX_METADATA_KEY = "edgeseg"
@@ -116,33 +117,16 @@ class ModelMetadata:
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "metadata") -> ModelMetadata:
-        """Validate and build from a dict; ``source`` names the artifact in errors."""
+        """Validate and build from a dict; ``source`` names the artifact in errors.
+
+        The keys and types are checked by :func:`edgeseg.schema.build` (the
+        fields of this class and :class:`InputSpec` are the schema), then
+        :meth:`validate` checks what relates fields to each other.
+        """
         if not isinstance(data, dict):
             raise EdgesegError(f"{source}: metadata must be a JSON object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if not isinstance(version, int):
-            raise EdgesegError(f"{source}: metadata has no integer schema_version")
-        if version > SCHEMA_VERSION:
-            raise EdgesegError(
-                f"{source}: metadata schema version {version} is newer than this edgeseg "
-                f"understands ({SCHEMA_VERSION}); upgrade edgeseg (pip install -U edgeseg)"
-            )
-        known = {f.name for f in fields(cls)}
-        missing = [name for name in ("architecture", "classes", "palette", "input") if name not in data]
-        if missing:
-            raise EdgesegError(f"{source}: metadata lacks {', '.join(missing)}")
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise EdgesegError(f"{source}: metadata has unknown keys {unknown}; valid keys: {sorted(known)}")
-        values = dict(data)
-        spec = values["input"]
-        if not isinstance(spec, dict):
-            raise EdgesegError(f"{source}: metadata 'input' must be an object")
-        spec_keys = {f.name for f in fields(InputSpec)}
-        if not {"height", "width"} <= set(spec) or set(spec) - spec_keys:
-            raise EdgesegError(f"{source}: metadata 'input' needs height and width and only {sorted(spec_keys)}")
-        values["input"] = InputSpec(**spec)
-        meta = cls(**values)
+        check_schema_version(data, SCHEMA_VERSION, source=source, what="metadata")
+        meta = build(cls, data, where="metadata", source=source)
         meta.validate(source)
         return meta
 

@@ -1,7 +1,7 @@
 """Allowed ranges of numbers, checked where a value enters (a config key, a ``--set``, a CLI flag).
 
 One :class:`Range` says what a number may be; the config validator
-(:func:`edgeseg.config.build_dataclass`, reading a dataclass's
+(:func:`edgeseg.schema.build`, reading a dataclass's
 ``FIELD_RANGES``) and the CLI flag check (:mod:`edgeseg.command_checks`)
 both raise its message, in the catalogue's form ``WHERE: expected WHAT, got
 VALUE`` (see docs/bad_inputs.md). NaN and infinities are refused everywhere.

@@ -15,6 +15,7 @@ with, and a swapped or truncated file must not be loaded.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,33 @@ from edgeseg.errors import EdgesegError
 from edgeseg.hashing import sha256_file
 from edgeseg.jsonfile import read_json
 from edgeseg.metadata import ModelMetadata
+from edgeseg.schema import build, check_schema_version
 
 from .cuda_rt import GpuInfo
 
 SIDECAR_SCHEMA = 1
-REQUIRED = ("schema_version", "kind", "target", "source_onnx", "metadata", "runtime", "runtime_version",
-            "engine_sha256", "key", "build_options")
+REBUILD = "rebuild with 'edgeseg build MODEL.onnx --target NAME'"
+
+
+@dataclass
+class SidecarFields:
+    """The keys every sidecar has: :func:`read_sidecar`'s schema (:func:`edgeseg.schema.build`).
+
+    The builder records more facts beside them (build time, the cpu target's
+    candidates and CPU, CUDA graphs...); those are kept as they are.
+    """
+
+    schema_version: int
+    kind: str
+    target: str
+    source_onnx: dict[str, Any]
+    metadata: dict[str, Any]
+    runtime: str
+    runtime_version: str
+    engine_sha256: str
+    key: str
+    build_options: dict[str, Any]
+    gpu: dict[str, Any] | None = None
 
 
 def sidecar_path(artifact: str | Path) -> Path:
@@ -43,29 +65,16 @@ def write_sidecar(artifact: Path, data: dict[str, Any]) -> Path:
 
 
 def read_sidecar(artifact: str | Path) -> dict[str, Any]:
-    """The validated sidecar of ``artifact`` (errors name the file and what is wrong)."""
+    """The validated sidecar of ``artifact`` (errors name the file, the key and the fix)."""
     path = sidecar_path(artifact)
     if not path.is_file():
         raise EdgesegError(f"{artifact} has no sidecar {path}; rebuild it with 'edgeseg build MODEL.onnx --target NAME'")
     data = read_json(path, "sidecar")
+    source = f"sidecar {path}"
     if not isinstance(data, dict):
-        raise EdgesegError(f"sidecar {path} is not a JSON object")
-    missing = [k for k in REQUIRED if k not in data]
-    if missing:
-        raise EdgesegError(f"sidecar {path} lacks {', '.join(missing)}; rebuild with 'edgeseg build MODEL.onnx --target NAME'")
-    fix = "rebuild with 'edgeseg build MODEL.onnx --target NAME'"
-    if not isinstance(data["schema_version"], int) or isinstance(data["schema_version"], bool):
-        raise EdgesegError(f"sidecar {path}: schema_version must be an integer, got {data['schema_version']!r}; {fix}")
-    for key in ("kind", "target", "runtime", "runtime_version", "engine_sha256", "key"):
-        if not isinstance(data[key], str):
-            raise EdgesegError(f"sidecar {path}: {key} must be a string, got {data[key]!r}; {fix}")
-    for key in ("source_onnx", "build_options"):
-        if not isinstance(data[key], dict):
-            raise EdgesegError(f"sidecar {path}: {key} must be a JSON object, got {data[key]!r}; {fix}")
-    if "gpu" in data and data["gpu"] is not None and not isinstance(data["gpu"], dict):
-        raise EdgesegError(f"sidecar {path}: gpu must be a JSON object or null, got {data['gpu']!r}; {fix}")
-    if data["schema_version"] > SIDECAR_SCHEMA:
-        raise EdgesegError(f"sidecar {path} has schema {data['schema_version']}, newer than this edgeseg ({SIDECAR_SCHEMA}); upgrade edgeseg")
+        raise EdgesegError(f"{source} is not a JSON object; {REBUILD}")
+    check_schema_version(data, SIDECAR_SCHEMA, source=source, what="sidecar", fix=REBUILD)
+    build(SidecarFields, data, source=source, fix=REBUILD, open_keys=True)
     ModelMetadata.from_dict(data["metadata"], source=str(path))
     return data
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import asdict, dataclass, field, fields
+import typing
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from edgeseg.errors import EdgesegError
+from edgeseg.ranges import AT_LEAST_ONE, NON_NEGATIVE, Range
+from edgeseg.schema import build
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,8 +31,10 @@ else:  # JetPack 6 ships Python 3.10, where `edgeseg build` runs
     import tomli as tomllib
 
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
-KINDS = ("tensorrt", "onnxruntime")
-ORT_LEVELS = ("basic", "extended", "all")
+TargetKind = Literal["tensorrt", "onnxruntime"]
+OrtLevel = Literal["basic", "extended", "all"]  # onnxruntime's graph optimisation levels
+KINDS = typing.get_args(TargetKind)
+ORT_LEVELS = typing.get_args(OrtLevel)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class Target:
 
     name: str
     description: str
-    kind: str
+    kind: TargetKind
     input_height: int
     input_width: int
     batch: int = 1
@@ -65,8 +70,11 @@ class Target:
     gpu_fallback: bool = False
     builder_optimization_level: int = 3
     cuda_graphs: bool = False
-    ort_optimization: str = "extended"
+    ort_optimization: OrtLevel = "extended"
     source: str = field(default="", compare=False)
+
+    FIELD_RANGES = {"input_height": AT_LEAST_ONE, "input_width": AT_LEAST_ONE, "batch": AT_LEAST_ONE,
+                    "workspace_mib": AT_LEAST_ONE, "dla_core": NON_NEGATIVE, "builder_optimization_level": Range(0, 5)}
 
     @property
     def is_tensorrt(self) -> bool:
@@ -101,41 +109,21 @@ def _fail(path: Path, what: str) -> EdgesegError:
 
 
 def target_from_dict(name: str, data: dict[str, Any], source: Path) -> Target:
-    """Validate one target's TOML table; errors name the file and the field."""
-    known = {f.name for f in fields(Target)} - {"name", "source"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise _fail(source, f"unknown keys {unknown}; valid keys: {sorted(known)}")
-    for key in ("description", "kind", "input_height", "input_width"):
-        if key not in data:
-            raise _fail(source, f"missing '{key}'")
-    values = dict(data)
-    if values["kind"] not in KINDS:
-        raise _fail(source, f"kind {values['kind']!r} is not one of {KINDS}")
-    for key in ("input_height", "input_width", "batch", "workspace_mib"):
-        value = values.get(key, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise _fail(source, f"{key} must be a positive integer, got {value!r}")
-    if values["kind"] == "tensorrt":
-        major = values.get("tensorrt_major")
-        if not (isinstance(major, list) and len(major) == 2 and all(isinstance(v, int) for v in major) and major[0] <= major[1]):
-            raise _fail(source, f"tensorrt_major must be [min, max] integers, got {major!r}")
-        values["tensorrt_major"] = (major[0], major[1])
-        ccs = values.get("compute_capability")
-        if not (isinstance(ccs, list) and ccs and all(isinstance(c, str) and c.count(".") == 1 for c in ccs)):
-            raise _fail(source, f"compute_capability must be a list like [\"8.7\"], got {ccs!r}")
-    level = values.get("builder_optimization_level", 3)
-    if not isinstance(level, int) or not 0 <= level <= 5:
-        raise _fail(source, f"builder_optimization_level must be 0..5, got {level!r}")
-    dla = values.get("dla_core")
-    if dla is not None and (not isinstance(dla, int) or dla < 0):
-        raise _fail(source, f"dla_core must be a non-negative integer, got {dla!r}")
-    if values.get("ort_optimization", "extended") not in ORT_LEVELS:
-        raise _fail(source, f"ort_optimization must be one of {ORT_LEVELS}")
-    for key in ("compute_capability", "jetson_models"):
-        if key in values:
-            values[key] = tuple(values[key])
-    return Target(name=name, source=str(source), **values)
+    """Validate one target's TOML table; errors name the file and the field.
+
+    Keys, types and ranges: :func:`edgeseg.schema.build` with :class:`Target`
+    as the schema. Then what depends on the kind: a TensorRT target names
+    its TensorRT majors (min <= max) and GPU compute capabilities ("8.7").
+    """
+    target = build(Target, data, source=f"target file {source}", given={"name": name, "source": str(source)})
+    if target.is_tensorrt:
+        major = target.tensorrt_major
+        if major is None or major[0] > major[1]:
+            raise _fail(source, f"tensorrt_major: a TensorRT target needs [min, max] integers, got {data.get('tensorrt_major')!r}")
+        if not target.compute_capability or not all(c.count(".") == 1 for c in target.compute_capability):
+            raise _fail(source, "compute_capability: a TensorRT target needs a list like [\"8.7\"], got "
+                                f"{data.get('compute_capability')!r}")
+    return target
 
 
 def target_dirs() -> list[Path]:

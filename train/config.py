@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from edgeseg.ranges import AT_LEAST_ONE, FRACTION, NON_NEGATIVE, POSITIVE, SIDE, Range
 
 # Each table's FIELD_RANGES: the allowed range of its numeric keys, checked by
-# edgeseg.config.build_dataclass for the TOML file and every --set (lists: each entry).
+# edgeseg.schema.build (through edgeseg.config) for the TOML file and every --set (lists: each entry).
 
 
 @dataclass
