@@ -34,7 +34,6 @@ from edgeseg.errors import EdgesegError
 from edgeseg.metadata import InputSpec, ModelMetadata
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
 
-from .aux_loss import segmentation_loss_sum
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.batches import model_input
@@ -44,7 +43,8 @@ from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, b
 from .divergence import TrainingDiverged, diverged_message, first_non_finite
 from .models import build_model, get_entry
 from .resume import apply_config_to_optimizer, write_run_config
-from .speed import apply_threads, compiled, plan_speed, use_compile_cache
+from .speed import apply_threads, compiled, make_optimizer, plan_speed, use_compile_cache
+from .step_loss import ForwardLoss
 
 log = logging.getLogger("edgeseg.train")
 
@@ -215,23 +215,23 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    step_net = net
-    if speed.compile:
-        use_compile_cache(cfg.compile_cache_dir)
-        step_net = compiled(net)
-    if cfg.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model.parameters(), cfg, speed)
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, warmup_steps, total_steps, cfg.poly_power)
     )
-    autocast_dtype = speed.torch_dtype()
     scaler = torch.amp.GradScaler(device.type, enabled=speed.grad_scaler)
     loss_weight = torch.from_numpy(weights).to(device) if weights is not None else None
+    eager_step = ForwardLoss(net, loss_weight, info.ignore_index, getattr(model, "aux_loss_weight", 0.4),
+                             device.type, speed.torch_dtype())
+    step_net: nn.Module = eager_step
+    if speed.compile:
+        use_compile_cache(cfg.compile_cache_dir)
+        # Forward and loss in one graph; under DDP the model alone, so DDP's own graph split still applies.
+        step_net = (ForwardLoss(compiled(net), loss_weight, info.ignore_index, eager_step.aux_weight, device.type,
+                                speed.torch_dtype()) if ctx.distributed else compiled(eager_step))
 
     start_epoch, best_miou, global_step = 0, -1.0, 0
     if resume:
@@ -272,10 +272,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         for step, (images, y) in enumerate(batches, 1):
             x = model_input(images.to(device, non_blocking=True), cfg.data.mean, cfg.data.std, speed.channels_last)
             y = y.to(device, non_blocking=True).long()
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                outputs, step_net = _forward(step_net, net, x)
-            aux_weight = getattr(model, "aux_loss_weight", 0.4)
-            local_sum, local_norm = segmentation_loss_sum(outputs, y, loss_weight, info.ignore_index, aux_weight)
+            (local_sum, local_norm), step_net = _forward(step_net, eager_step, x, y)
             # Normalise by the weight of the whole global batch, so the gradient equals
             # a single process's on that batch (DDP averages over ranks, hence * world).
             global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
@@ -310,7 +307,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
 
         record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
                   "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples],
-                  "speed": {**speed.record(), "compile": step_net is not net}}
+                  "speed": {**speed.record(), "compile": step_net is not eager_step}}
         if config_changes and epoch == start_epoch:  # resumed with --allow-changes: the change, where it began
             record["config_changes"] = config_changes
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
@@ -348,22 +345,22 @@ def _is_compile_failure(exc: Exception) -> bool:
     return isinstance(exc, TorchDynamoException)  # Inductor's and the backends' errors derive from it
 
 
-def _forward(step_net: nn.Module, eager_net: nn.Module, x: torch.Tensor):
-    """``step_net(x)``, falling back to ``eager_net`` for good when torch.compile cannot handle the model.
+def _forward(step_net: nn.Module, eager_net: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """``step_net(x, y)``, falling back to ``eager_net`` for good when torch.compile cannot handle the model.
 
-    Returns (outputs, the module to use from now on). An error of the model
-    itself raises again from the eager call.
+    Returns ((loss sum, normaliser), the module to use from now on). An error
+    of the model itself raises again from the eager call.
     """
     if step_net is eager_net:
-        return eager_net(x), eager_net
+        return eager_net(x, y), eager_net
     try:
-        return step_net(x), step_net
+        return step_net(x, y), step_net
     except Exception as exc:
         if not _is_compile_failure(exc):
             raise
         log.warning("torch.compile cannot compile this model (%s); training eagerly (set compile = false to skip "
                     "the attempt)", str(exc).splitlines()[0][:200])
-        return eager_net(x), eager_net
+        return eager_net(x, y), eager_net
 
 
 def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, scheduler, record: dict[str, Any],
