@@ -2,7 +2,7 @@
 
 numpy and OpenCV only. :class:`ProposalPredictor` turns one frame (uint8
 H x W x 3 BGR at the model's frame size) into ``list[Proposal]`` through any
-backend's :meth:`~.backends.base.Backend.infer_outputs`;
+backend's :meth:`~.backends.base.Backend.run`;
 :class:`ProposalRenderer` draws them (outlines and scores) over the frame the
 sinks get, at the source's resolution.
 """
@@ -57,7 +57,7 @@ class ProposalPredictor:
         self.boxes = window_boxes(height, width, window, stride)
 
     def __call__(self, frame: np.ndarray) -> list[Proposal]:
-        outputs = self.backend.infer_outputs(cut_windows(frame, self.boxes))
+        outputs = self.backend.run({self.backend.input_name: cut_windows(frame, self.boxes)})
         o = self.options
         return select_proposals(outputs["mask_logits"], outputs["scores"], self.boxes, frame.shape, top_k=o.top_k,
                                 score_threshold=o.score_threshold, nms_iou=o.nms_iou, mask_threshold=o.mask_threshold)

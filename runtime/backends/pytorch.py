@@ -36,11 +36,7 @@ class TorchBackend(Backend):
         self.device = self.torch.device(device)
         self.model.to(self.device)
         self.batch_size = 1
-
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        # Any batch size runs at once: eager PyTorch has no fixed batch.
-        self.check_input(images)
-        return self._infer(images)
+        self.dynamic_batch = True  # eager PyTorch has no fixed batch: any N runs at once
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """float32 N x C x H x W logits for uint8 N x H x W x 3 BGR images."""
@@ -49,5 +45,5 @@ class TorchBackend(Backend):
         with self.torch.no_grad():
             return self.model(x).float().cpu().numpy()
 
-    def _infer(self, images: np.ndarray) -> np.ndarray:
-        return self.logits(images).argmax(1).astype(np.uint8)
+    def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {"labels": self.logits(feed["image"]).argmax(1).astype(np.uint8)}
