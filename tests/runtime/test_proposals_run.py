@@ -20,7 +20,7 @@ from helpers import SAMPLES, heavy_modules_after_run, make_proposals_checkpoint,
 from edgeseg.cli import main
 from edgeseg.runtime.backends import open_backend
 from edgeseg.runtime.proposals import window_boxes
-from edgeseg.runtime.proposals_run import ProposalOptions, ProposalPredictor, ProposalRenderer
+from edgeseg.runtime.tasks.proposals import ProposalOptions, ProposalPredictor, ProposalRenderer
 
 WINDOW, STRIDE, FRAME = 64, 32, (96, 128)
 
