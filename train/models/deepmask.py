@@ -16,7 +16,7 @@ centred in the window and an objectness score. As in the paper:
 
 ``forward(x)``: x N x 3 x window x window float (normalised RGB) ->
 ``(mask_logits N x M x M, score_logits N)``, in both training and eval mode.
-Loss: :func:`edgeseg.train.proposals_trainer.proposal_loss` (the paper's
+Loss: :func:`edgeseg.train.tasks.proposals.proposal_loss` (the paper's
 mask logistic loss on positives plus 1/32 of the score logistic loss).
 
 Deployment (``edgeseg export``, :mod:`edgeseg.export.proposals_onnx`): the ONNX
