@@ -99,6 +99,10 @@ class TrainTask(ABC):
     def num_outputs(self, cfg: TrainConfig) -> int:
         """The ``num_classes`` the architecture is built with."""
 
+    def item_size(self, model: nn.Module, height: int, width: int) -> tuple[int, int]:
+        """(H, W) of one input item of ``model`` for frames of ``height`` x ``width`` (default: the frame)."""
+        return height, width
+
     def parameters(self, model: nn.Module) -> Iterable[nn.Parameter]:
         """The parameters the optimizer updates."""
         return model.parameters()

@@ -171,6 +171,9 @@ class ProposalsTraining(TrainTask):
     def num_outputs(self, cfg: TrainConfig) -> int:
         return 1
 
+    def item_size(self, model: nn.Module, height: int, width: int) -> tuple[int, int]:
+        return int(model.window), int(model.window)  # one square window per item
+
     def parameters(self, model: nn.Module) -> list[nn.Parameter]:
         return [p for p in model.parameters() if p.requires_grad]  # SharpMask may freeze its DeepMask trunk
 
