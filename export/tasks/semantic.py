@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from edgeseg.datasets import frame_depth_scale
 from edgeseg.errors import EdgesegError
 from edgeseg.metadata import ModelMetadata
 from edgeseg.tasks import TASKS
@@ -99,8 +100,9 @@ class SemanticExport(ExportTask):
         from ..rgbd_frames import RAMP_FAR, RAMP_NEAR, load_rgbd_frames, with_ramp_depth
 
         spec = plan.metadata.input
-        if data is not None:
-            frames = load_rgbd_frames(data, split, spec.height, spec.width, spec.depth_scale, count=count,
+        depth_scale = frame_depth_scale(spec)
+        if data is not None and depth_scale is not None:  # check_args refused parity data for BGR models
+            frames = load_rgbd_frames(data, split, spec.height, spec.width, depth_scale, count=count,
                                       what="parity").images
             return ParityInputs(frames, f"{data} [{split}] (colour + depth)")
         folder = default_parity_images() if images is None else images

@@ -23,7 +23,7 @@ from ..backends.base import Backend
 class Predictor(Protocol):
     """image uint8 h x w x C at the backend's frame size -> the task's prediction for that frame."""
 
-    def __call__(self, image: np.ndarray) -> Any: ...
+    def __call__(self, image: np.ndarray, /) -> Any: ...
 
 
 class Renderer(Protocol):

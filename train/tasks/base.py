@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from edgeseg.errors import EdgesegError
 from edgeseg.metadata import InputSpec, ModelMetadata
@@ -54,10 +53,20 @@ def input_spec_from_config(cfg: TrainConfig) -> InputSpec:
                      depth_scale=data.depth_scale if channels == 4 else None)
 
 
+class EpochDataset(Protocol):
+    """A map-style data set whose samples are drawn anew (seeded) each epoch."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+
 class TaskRun(ABC):
     """One training run's task state: its data sets and what the loop asks per batch and per epoch."""
 
-    train_set: Dataset
+    train_set: EpochDataset
     """Samples of the training split; ``set_epoch(epoch)`` reseeds their augmentation."""
 
     @abstractmethod

@@ -109,7 +109,7 @@ def evaluate_proposals(model: nn.Module, dataset: ProposalPatches, device: torch
 
 
 class ProposalsRun(TaskRun):
-    def __init__(self, cfg: TrainConfig, model: nn.Module):
+    def __init__(self, cfg: TrainConfig, model: Any):  # a DeepMask/SharpMask: window, mask_size, grid_stride
         train_images, train_instances = load_instances(cfg, cfg.data.train_split, cfg.max_train_images)
         val_images, val_instances = load_instances(cfg, cfg.data.val_split, cfg.max_val_images)
         log.info("%d training and %d validation instances", len(train_instances), len(val_instances))
@@ -131,7 +131,7 @@ class ProposalsRun(TaskRun):
     def evaluate(self, model: nn.Module, device: torch.device, ctx: DistContext) -> dict[str, Any]:
         return evaluate_proposals(model, self.val_set, device)
 
-    def metadata(self, cfg: TrainConfig, model: nn.Module, record: dict[str, Any], best: float) -> ModelMetadata:
+    def metadata(self, cfg: TrainConfig, model: Any, record: dict[str, Any], best: float) -> ModelMetadata:
         entry = get_entry(cfg.model.name)
         args = dict(cfg.model.args)
         # The runtime cuts windows from frames by this geometry: record it even where the config left defaults.
@@ -171,7 +171,7 @@ class ProposalsTraining(TrainTask):
     def num_outputs(self, cfg: TrainConfig) -> int:
         return 1
 
-    def item_size(self, model: nn.Module, height: int, width: int) -> tuple[int, int]:
+    def item_size(self, model: Any, height: int, width: int) -> tuple[int, int]:
         return int(model.window), int(model.window)  # one square window per item
 
     def parameters(self, model: nn.Module) -> list[nn.Parameter]:
