@@ -119,8 +119,9 @@ def new_loop(name: str, cfg: TrainConfig, plan: SpeedPlan, split, num_classes: i
     if plan.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.train()
-    forward_loss = ForwardLoss(model, weight, ignore_index, getattr(model, "aux_loss_weight", 0.4), "cpu",
-                               plan.torch_dtype())
+    aux_weight = getattr(model, "aux_loss_weight", 0.4)
+    forward_loss = ForwardLoss(model, lambda out, y: segmentation_loss_sum(out, y, weight, ignore_index, aux_weight),
+                               "cpu", plan.torch_dtype())
     step_loss = compiled(forward_loss) if plan.compile else forward_loss
     optimizer = make_optimizer(model.parameters(), cfg, plan)
     dataset = TrainDataset(split, cfg.augment, cfg.data, ignore_index, cfg.seed)

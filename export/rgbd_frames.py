@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.datasets import read_depth, read_image, rgbd_samples
+from edgeseg.datasets import read_frame, rgbd_samples
 from edgeseg.errors import EdgesegError
-from edgeseg.preprocess import depth_to_u8, resize_to_input
+from edgeseg.preprocess import resize_to_input
 
 from .images import ImageSet, _evenly_spaced
 
@@ -68,9 +68,7 @@ def load_rgbd_frames(root: str | os.PathLike, split: str, height: int, width: in
         raise EdgesegError(f"{what} data {root} holds no images in images/{split}/")
     frames, paths, digest = [], [], hashlib.sha256()
     for sample in samples:
-        image = read_image(sample.image)
-        depth = depth_to_u8(read_depth(sample.depth, image.shape), depth_scale)
-        frames.append(resize_to_input(np.dstack([image, depth]), height, width))
+        frames.append(resize_to_input(read_frame(sample, depth_scale), height, width))
         paths.append(sample.image)
         for path in (sample.image, sample.depth):
             digest.update(f"{path.parent.name}/{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())

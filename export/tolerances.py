@@ -23,6 +23,10 @@ FP32_LOGITS_MAX_OUTLIERS = 0.02  # fraction of logit values allowed beyond FP32_
 # near-ties of the two best logits may flip (issue 3 target: 99.9 %).
 FP32_LABEL_AGREEMENT = 0.999
 
+# A QAT export (Q/DQ INT8) against the fake-quantized PyTorch model: rounding
+# at INT8 boundaries may differ between the two, so labels, not bitwise logits.
+QAT_LABEL_AGREEMENT = 0.99
+
 # Default mIoU gate of `edgeseg quantize --eval-data`: the variant may lose at
 # most this many mIoU points against its FP32 source (issue 3: INT8 <= 1.0).
 DEFAULT_MAX_MIOU_DROP = 1.0

@@ -9,33 +9,33 @@ Compiled with the model, Inductor fuses them into the last layer's kernels
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
-from .aux_loss import segmentation_loss_sum
+LossSum = Callable[[Any, Any], "tuple[torch.Tensor, torch.Tensor | float]"]
 
 
 class ForwardLoss(nn.Module):
-    """``net(x)`` under autocast, then the (sum, normaliser) segmentation loss in float32.
+    """``net(x)`` under autocast, then ``loss(outputs, targets)`` (the task's, outside autocast).
 
-    ``forward(x, y)``: ``x`` float32 N x C x H x W (the model's input), ``y``
-    int64 N x H x W labels; returns two 0-dim float32 tensors whose ratio is the
-    class-weighted mean cross-entropy of the main output plus ``aux_weight``
-    times each auxiliary output's (:func:`~edgeseg.train.aux_loss.segmentation_loss_sum`).
-    The sums stay apart so data-parallel ranks can share one normaliser.
+    ``forward(x, targets)``: ``x`` the model's input batch (float32 N x C x H x W),
+    ``targets`` whatever the task's loss takes (semantic: int64 N x H x W
+    labels). Returns the task's (loss sum, normaliser): a 0-dim float32 tensor
+    and a tensor or float; their ratio is the batch's mean loss. The two stay
+    apart so data-parallel ranks can share one normaliser.
     """
 
-    def __init__(self, net: nn.Module, weight: torch.Tensor | None, ignore_index: int, aux_weight: float,
-                 device_type: str, autocast_dtype: torch.dtype | None):
+    def __init__(self, net: nn.Module, loss: LossSum, device_type: str, autocast_dtype: torch.dtype | None):
         super().__init__()
         self.net = net
-        self.weight = weight
-        self.ignore_index = ignore_index
-        self.aux_weight = aux_weight
+        self.loss = loss
         self.device_type = device_type
         self.autocast_dtype = autocast_dtype
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, targets: Any) -> tuple[torch.Tensor, torch.Tensor | float]:
         with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             outputs = self.net(x)
-        return segmentation_loss_sum(outputs, y, self.weight, self.ignore_index, self.aux_weight)
+        return self.loss(outputs, targets)

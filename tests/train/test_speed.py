@@ -141,6 +141,7 @@ def test_compiled_forward_and_loss_equal_the_eager_ones():
     """
     from torch import nn
 
+    from edgeseg.train.aux_loss import segmentation_loss_sum
     from edgeseg.train.step_loss import ForwardLoss
 
     class TwoHeads(nn.Module):
@@ -160,7 +161,7 @@ def test_compiled_forward_and_loss_equal_the_eager_ones():
     y = torch.randint(0, 6, (2, 32, 48))  # 5 = ignore_index
     results = []
     for compile_ in (False, True):
-        step = ForwardLoss(model, weight, 5, 0.4, "cpu", None)
+        step = ForwardLoss(model, lambda outputs, y: segmentation_loss_sum(outputs, y, weight, 5, 0.4), "cpu", None)
         step = torch.compile(step, dynamic=False) if compile_ else step
         model.zero_grad()
         total, norm = step(x, y)
