@@ -114,8 +114,8 @@ def miou(call, metadata, limit: int) -> float:
         def __init__(self) -> None:
             self.metadata = metadata
 
-        def _infer(self, images: np.ndarray) -> np.ndarray:
-            return call(images)
+        def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+            return {"labels": call(feed["image"])}
 
     return scores_from_confusion(evaluate(Adapter(), DATA, "val", limit=limit).confusion).miou
 

@@ -50,7 +50,8 @@ from edgeseg.train.data.datasets import TrainDataset, class_weights, dataset_inf
 from edgeseg.train.data.prefetch import Prefetcher
 from edgeseg.train.data.transforms import augment_reference
 from edgeseg.train.models import build_model
-from edgeseg.train.speed import SpeedPlan, compiled, plan_speed
+from edgeseg.train.speed import SpeedPlan, compiled, make_optimizer, plan_speed
+from edgeseg.train.step_loss import ForwardLoss
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "camvid"
 
@@ -87,11 +88,9 @@ def _endless(make_iterator: Callable[[], Iterator]) -> Iterator:
         yield from make_iterator()
 
 
-def _train_step(net, model, optimizer, x, y, weight, ignore_index, dtype) -> None:
-    """Forward (under autocast to ``dtype`` where given), loss, backward and optimizer step, as the trainer does."""
-    with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
-        outputs = net(x)
-    total, norm = segmentation_loss_sum(outputs, y, weight, ignore_index, getattr(model, "aux_loss_weight", 0.4))
+def _todays_step(model, optimizer, x, y, weight, ignore_index) -> None:
+    """Today's step: eager FP32 forward, the loss, backward and the (per-tensor) AdamW step."""
+    total, norm = segmentation_loss_sum(model(x), y, weight, ignore_index, getattr(model, "aux_loss_weight", 0.4))
     optimizer.zero_grad(set_to_none=True)
     (total / norm.clamp_min(1e-12)).backward()
     optimizer.step()
@@ -107,7 +106,7 @@ def todays_loop(cfg: TrainConfig, split, num_classes: int, ignore_index: int, we
 
     def step() -> int:
         x, y = next(batches)
-        _train_step(model, model, optimizer, x, y, weight, ignore_index, None)
+        _todays_step(model, optimizer, x, y, weight, ignore_index)
         return len(x)
 
     return Variant("today", step)
@@ -120,17 +119,22 @@ def new_loop(name: str, cfg: TrainConfig, plan: SpeedPlan, split, num_classes: i
     if plan.channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.train()
-    net = compiled(model) if plan.compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    aux_weight = getattr(model, "aux_loss_weight", 0.4)
+    forward_loss = ForwardLoss(model, lambda out, y: segmentation_loss_sum(out, y, weight, ignore_index, aux_weight),
+                               "cpu", plan.torch_dtype())
+    step_loss = compiled(forward_loss) if plan.compile else forward_loss
+    optimizer = make_optimizer(model.parameters(), cfg, plan)
     dataset = TrainDataset(split, cfg.augment, cfg.data, ignore_index, cfg.seed)
     batches = _endless(lambda: iter(Prefetcher(
         DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True), plan.prefetch_batches)))
-    dtype = plan.torch_dtype()
 
     def step() -> int:
         images, y = next(batches)
         x = model_input(images, cfg.data.mean, cfg.data.std, plan.channels_last)
-        _train_step(net, model, optimizer, x, y.long(), weight, ignore_index, dtype)
+        total, norm = step_loss(x, y.long())
+        optimizer.zero_grad(set_to_none=True)
+        (total / norm.clamp_min(1e-12)).backward()
+        optimizer.step()
         return len(images)
 
     return Variant(name, step, plan=plan.record())
@@ -174,7 +178,8 @@ def benchmark_model(name: str, args, split, info, weight) -> dict:
                                  info.ignore_index, weight))
     if args.ablations:  # each speed knob taken away from the new loop, one at a time
         for label, change in (("new, no prefetch", {"prefetch_batches": 0}), ("new, FP32", {"autocast_dtype": None}),
-                              ("new, eager", {"compile": False})):
+                              ("new, eager", {"compile": False}),
+                              ("new, per-tensor optimizer", {"fused_optimizer": False})):
             variants.append(new_loop(label, cfg, replace(plan, **change), split, num_classes, info.ignore_index,
                                      weight))
     for variant in variants:
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=4, help="steps per variant per round")
     p.add_argument("--channels-last", action="store_true",
                    help="also measure new with the other memory format (the measurement behind CHANNELS_LAST_FASTER_ON_CPU)")
-    p.add_argument("--ablations", action="store_true", help="also measure new without prefetch, without bf16, eager")
+    p.add_argument("--ablations", action="store_true", help="also measure new without prefetch, without bf16, eager, and with the per-tensor optimizer")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
     if not (args.data / "train").is_dir():

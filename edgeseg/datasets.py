@@ -21,7 +21,9 @@ import numpy as np
 from edgeseg import public_datasets
 from edgeseg.dataset_types import IMAGE_SUFFIXES, LAYOUTS, DatasetInfo, SamplePaths, images_in, require_dir
 from edgeseg.errors import EdgesegError
+from edgeseg.metadata import InputSpec
 from edgeseg.palettes import CAMVID_CLASSES, CAMVID_IGNORE_INDEX, CAMVID_PALETTE, default_palette
+from edgeseg.preprocess import depth_to_u8
 
 
 def _pair(images_dir: Path, masks_dir: Path) -> list[SamplePaths]:
@@ -139,6 +141,28 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise EdgesegError(f"cannot read image {path}: missing, empty or not an image file")
     return image
+
+
+def frame_depth_scale(spec: InputSpec) -> float | None:
+    """The depth scale (mm per step) the frames of a model with input ``spec`` carry; None for BGR-only input."""
+    return spec.depth_scale if spec.channels == 4 else None
+
+
+def read_frame(sample: SamplePaths, depth_scale: float | None = None) -> np.ndarray:
+    """One sample as the model's uint8 input frame, at the image's size: the one reader of RGB-D samples.
+
+    H x W x 3 BGR; with ``depth_scale`` (millimetres per step: an RGB-D
+    model's ``input.depth_scale``, see :func:`frame_depth_scale`) H x W x 4:
+    B, G, R and the sample's depth in 8 bits (:func:`edgeseg.preprocess.depth_to_u8`),
+    the 4-channel input contract of :mod:`edgeseg.metadata`.
+    """
+    image = read_image(sample.image)
+    if depth_scale is None:
+        return image
+    if sample.depth is None:
+        raise EdgesegError(f"{sample.image} has no depth map; an RGB-D model needs an RGB-D data set "
+                           "(images/, depth/ with 16-bit PNG millimetres, masks/, classes.txt)")
+    return np.dstack([image, depth_to_u8(read_depth(sample.depth, image.shape), depth_scale)])
 
 
 def read_mask(path: Path, image_shape: tuple[int, ...], info: DatasetInfo) -> np.ndarray:

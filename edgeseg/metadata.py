@@ -42,11 +42,11 @@ from typing import Any
 
 from .errors import EdgesegError
 from .schema import build, check_schema_version
+from .tasks import TASKS
 
 SCHEMA_VERSION = 1
 ONNX_METADATA_KEY = "edgeseg"
 PRECISIONS = ("fp32", "fp16", "int8")
-TASKS = ("semantic", "proposals")
 
 
 @dataclass
@@ -173,9 +173,5 @@ class ModelMetadata:
         if not isinstance(self.arch_args, dict):
             fail("arch_args must be an object")
         if self.task not in TASKS:
-            fail(f"task {self.task!r} is not one of {TASKS}")
-        if self.task == "proposals":
-            for name in ("window", "stride"):
-                value = self.arch_args.get(name)
-                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                    fail(f"a proposals model needs arch_args.{name} as a positive integer (pixels), got {value!r}")
+            fail(f"task {self.task!r} is not one of {tuple(TASKS)}")
+        TASKS[self.task].check_metadata(self, fail)  # the task's own fields (a proposals model's window)

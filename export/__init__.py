@@ -3,7 +3,9 @@
 One function per step, ONNX the single intermediate format:
 
 - :mod:`.wrapper`: ``DeployWrapper``, the model with in-graph pre/post-processing;
-- :mod:`.onnx_from_torch`: checkpoint -> checked, simplified, parity-tested FP32 ONNX;
+- :mod:`.onnx_from_torch`: checkpoint -> checked, simplified, parity-tested ONNX, for every task
+  (:mod:`.tasks`) and for quantization-aware checkpoints (Q/DQ INT8);
+- :mod:`.parity`: the one parity mechanism (per-output checks, one report);
 - :mod:`.fp16`: FP32 ONNX -> mixed-precision FP16 ONNX;
 - :mod:`.int8`: FP32 ONNX + calibration images -> Q/DQ INT8 ONNX;
 - :mod:`.gate`: the mIoU gate a variant must pass before it is written;

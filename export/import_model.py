@@ -42,10 +42,11 @@ from edgeseg.palettes import default_palette
 
 from .contract_graph import InputConvention, logits_nchw, wrap_foreign
 from .foreign import ForeignGraph, foreign_from_module, load_foreign, sniff_format
-from .onnx_from_torch import DEFAULT_OPSET, DEFAULT_PARITY_IMAGES, check_opset
+from .onnx_from_torch import DEFAULT_OPSET, check_opset, default_parity_images
 from .onnx_io import check_model, drop_output, load_onnx, save_onnx, set_metadata, tool_versions
 from .parity import ParityReport, onnx_vs_reference
 from .simplify import DEFAULT_SIMPLIFIER, check_simplifier, simplified
+from .tasks.semantic import label_parity_checks
 from .wrapper import POSTPROCESS_SCOPE, PREPROCESS_SCOPE
 
 log = logging.getLogger("edgeseg.export")
@@ -128,9 +129,7 @@ def _classes_and_palette(classes: Sequence[str], palette: Sequence[Sequence[int]
 
 
 def _parity_frames(parity_images, height: int, width: int, count: int) -> np.ndarray:
-    folder = Path(parity_images) if parity_images is not None else DEFAULT_PARITY_IMAGES
-    if parity_images is None and not folder.is_dir():
-        raise EdgesegError(f"the bundled parity images ({folder}) are not here; pass --parity-images DIR")
+    folder = Path(parity_images) if parity_images is not None else default_parity_images()
     return load_image_folder(folder, height, width, count=count, what="parity image").images
 
 
@@ -182,11 +181,12 @@ def import_foreign(foreign: ForeignGraph, output: str | os.PathLike, *, classes:
     log.info("checking parity with the model itself (%s) on %d frames", foreign.kind, len(frames))
     session = _ort_session(graph.SerializeToString())
 
-    def reference(chunk: np.ndarray) -> np.ndarray:
+    def reference(chunk: np.ndarray) -> dict[str, np.ndarray]:
         raw = foreign.reference(convention.model_input(chunk))[chosen]
-        return resized_logits(raw, convention.layout, height, width)
+        logits = resized_logits(raw, convention.layout, height, width)
+        return {"logits": logits, "labels": logits.argmax(1)}
 
-    parity = onnx_vs_reference(session, reference, frames, batch)
+    parity = onnx_vs_reference(session, reference, frames, batch, label_parity_checks(), input_name="image")
     if not parity.passed:
         raise EdgesegError(f"the wrapped ONNX disagrees with the model beyond tolerance ({parity.describe()}); "
                            "check --mean/--std/--scale, --channel-order and --layout; nothing written")

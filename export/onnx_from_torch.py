@@ -1,17 +1,29 @@
-"""Checkpoint -> FP32 ONNX with the deployment contract, checked, simplified and parity-tested.
+"""Checkpoint -> FP32 (or, for a QAT checkpoint, Q/DQ INT8) ONNX with its task's contract, checked and parity-tested.
 
-Steps (each a function, logged before it runs):
+The one export path of every task (:mod:`.tasks`: semantic labels, object
+proposals). Steps (each a function, logged before it runs):
 
-1. rebuild the model from the checkpoint; check H and W against the
-   architecture's ``input_multiple`` (registry entry);
-2. wrap it in :class:`~.wrapper.DeployWrapper` and trace it with the
+1. rebuild the model from the checkpoint (a quantization-aware one with its
+   fake quantization, :mod:`edgeseg.train.qat`); the architecture's task
+   plans the export: sizes (checked against the architecture), batch and the
+   exported metadata;
+2. wrap it in the task's module with in-graph pre/post-processing
+   (:class:`~.wrapper.DeployWrapper` for labels) and trace it with the
    TorchScript exporter (``dynamo=False``: deterministic node names, which the
    FP16 step relies on, and no onnxscript dependency);
 3. simplify (:mod:`.simplify`: onnxslim by default, onnxsim or none on
-   request) and run ``onnx.checker`` with ``full_check``;
-4. compare ONNX Runtime with PyTorch on real images (:mod:`.parity`);
-5. drop the ``logits`` output unless asked for, attach the metadata and write
-   the file atomically. Nothing is written if any step fails.
+   request; never a QAT graph: constant folding would fold the weight Q/DQ
+   pairs back into float weights) and run ``onnx.checker`` with ``full_check``;
+4. compare ONNX Runtime with the eager model on real inputs, with the task's
+   checks (:mod:`.parity`);
+5. drop the outputs kept only for parity (``logits`` unless asked for), attach
+   the metadata and write the file atomically. Nothing is written if any step fails.
+
+``torch.fake_quantize_*`` of a QAT model become QuantizeLinear /
+DequantizeLinear on the inputs and weights of Conv, ConvTranspose and Gemm;
+BatchNorm stays a separate node after the convolution (TensorRT fuses it;
+ONNX Runtime fuses it at session creation), and the result is an INT8 variant
+that ``edgeseg build`` takes as it is.
 """
 
 from __future__ import annotations
@@ -22,40 +34,49 @@ import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from edgeseg.errors import EdgesegError, require
 from edgeseg.hashing import sha256_file
-from edgeseg.images import load_image_folder
 from edgeseg.metadata import ModelMetadata
 
 from .onnx_io import check_model, drop_output, save_onnx, set_metadata, tool_versions
-from .parity import ParityReport, onnx_vs_torch
+from .parity import ParityReport, onnx_vs_reference
 from .simplify import DEFAULT_SIMPLIFIER, check_simplifier, simplified
+from .tasks.semantic import check_input_size
 
 log = logging.getLogger("edgeseg.export")
 
 DEFAULT_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses up to opset 17
-MIN_OPSET = 13  # uint8 Cast and ArgMax semantics used by the wrapper
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PARITY_IMAGES = REPO_ROOT / "samples" / "camvid" / "val"
+MIN_OPSET = 13  # uint8 Cast and ArgMax semantics used by the wrapper; per-channel DequantizeLinear (QAT)
+PARITY_IMAGES_IN_CHECKOUT = "samples/camvid/val"  # the default --parity-images, in the source checkout only
+
+
+def default_parity_images() -> Path:
+    """The checkout's ``samples/camvid/val``, or an error asking for ``--parity-images`` (an installed wheel has none)."""
+    from edgeseg.checkout import checkout_data
+
+    return checkout_data(PARITY_IMAGES_IN_CHECKOUT, "the bundled parity images",
+                         "--parity-images DIR (a folder of images like the ones the model will see)")
 
 
 @dataclass
 class ExportResult:
+    """What :func:`export_checkpoint` wrote.
+
+    Attributes:
+        output_shapes: the written outputs (in graph order) and their shapes.
+        qat: a quantization-aware checkpoint, written as a Q/DQ INT8 ONNX.
+        simplifier: the simplifier that ran (``none`` for QAT).
+    """
+
     path: Path
     metadata: ModelMetadata
     parity: ParityReport
-
-
-def check_input_size(height: int, width: int, multiple: int, architecture: str) -> None:
-    """Raise unless ``height`` and ``width`` are positive multiples of ``multiple``."""
-    for name, value in (("height", height), ("width", width)):
-        if value <= 0 or value % multiple:
-            lower = max(multiple, value // multiple * multiple)
-            raise EdgesegError(
-                f"{name} {value} is not a positive multiple of {multiple}, which architecture '{architecture}' "
-                f"needs for H and W; use --{name} {lower} or {lower + multiple}"
-            )
+    batch: int
+    output_shapes: dict[str, tuple[int, ...]]
+    qat: bool = False
+    simplifier: str = DEFAULT_SIMPLIFIER
 
 
 def check_opset(opset: int) -> None:
@@ -74,8 +95,8 @@ def check_export_args(output: Path, batch: int, opset: int) -> None:
         raise EdgesegError(f"cannot write {output}: folder {output.parent} does not exist; create it or choose another path")
 
 
-def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, channels: int = 3, *,
-                    input_name: str = "image", output_names: tuple[str, ...] = ("labels", "logits")):
+def onnx_from_torch(wrapper: Any, height: int, width: int, batch: int, opset: int, channels: int = 3, *,
+                    input_name: str = "image", output_names: tuple[str, ...] = ("labels", "logits")) -> Any:
     """Trace ``wrapper`` to an ``onnx.ModelProto`` with input ``input_name``, uint8 N x H x W x ``channels``.
 
     ``output_names`` name the wrapper's outputs in order (the semantic
@@ -94,30 +115,34 @@ def onnx_from_torch(wrapper, height: int, width: int, batch: int, opset: int, ch
     return onnx.load_from_string(buffer.getvalue())
 
 
-def simplified_onnx(model, simplifier: str = DEFAULT_SIMPLIFIER):
+def simplified_onnx(model: Any, simplifier: str = DEFAULT_SIMPLIFIER) -> Any:
     """Constant folding, BatchNorm fusion and dead-node removal by ``simplifier`` (:mod:`.simplify`)."""
     return simplified(model, simplifier)[0]
 
 
+def _output_shapes(graph: Any) -> dict[str, tuple[int, ...]]:
+    return {o.name: tuple(d.dim_value for d in o.type.tensor_type.shape.dim) for o in graph.graph.output}
+
+
 def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, *, height: int | None = None,
-                      width: int | None = None, batch: int = 1, opset: int = DEFAULT_OPSET, with_logits: bool = False,
-                      parity_images: str | os.PathLike | None = None, parity_count: int = 8,
-                      parity_data: str | os.PathLike | None = None, parity_split: str = "val",
-                      simplifier: str = DEFAULT_SIMPLIFIER) -> ExportResult:
+                      width: int | None = None, batch: int | None = None, opset: int = DEFAULT_OPSET,
+                      with_logits: bool = False, parity_images: str | os.PathLike | None = None,
+                      parity_count: int = 8, parity_data: str | os.PathLike | None = None,
+                      parity_split: str = "val", simplifier: str = DEFAULT_SIMPLIFIER) -> ExportResult:
     """Export ``checkpoint`` to ``output`` (see the module docstring).
 
     Args:
-        height, width: input size; None means the checkpoint's training size.
-        batch: fixed batch size of the ``image`` input.
-        with_logits: keep the float32 ``logits`` output (N x C x H x W).
+        height, width: input size (proposals: the frame size); None means the checkpoint's.
+        batch: fixed batch of the input; None means the task's default (1 image; one frame's windows).
+        with_logits: keep the float32 ``logits`` output (N x C x H x W; semantic FP32 only).
         parity_images: folder of images for the parity check; None means the
             bundled ``samples/camvid/val``.
-        simplifier: ``onnxslim``, ``onnxsim`` or ``none`` (:mod:`.simplify`).
         parity_count: how many of them to use (evenly spaced).
         parity_data, parity_split: RGB-D models only: an RGB-D data set whose
             ``parity_split`` gives the parity frames (colour + real depth). None
             means the parity images with a made-up depth ramp
             (:func:`.rgbd_frames.with_ramp_depth`).
+        simplifier: ``onnxslim``, ``onnxsim`` or ``none`` (:mod:`.simplify`).
 
     Raises:
         EdgesegError: bad checkpoint, unknown architecture, bad size or opset,
@@ -128,88 +153,75 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     import onnxruntime as ort
 
     from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
-    from edgeseg.train.models import get_entry
 
-    from .wrapper import DeployWrapper
+    from .tasks import export_task
 
     checkpoint = Path(checkpoint)
     output = Path(output)
-    check_export_args(output, batch, opset)
+    check_export_args(output, 1 if batch is None else batch, opset)
     check_simplifier(simplifier)
     ckpt = load_checkpoint(checkpoint)
-    model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
-    entry = get_entry(meta.architecture)
-    channels = meta.input.channels
-    if entry.task != "semantic" or entry.in_channels != channels:
-        raise EdgesegError(
-            f"{checkpoint}: architecture '{meta.architecture}' ({entry.task}, {entry.in_channels} input channels, "
-            f"metadata says {channels}) does not fit the export contract (BGR or BGR + depth in, per-pixel class "
-            "labels out); proposal models (DeepMask, SharpMask) go through 'edgeseg export', which calls "
-            "export.proposals_onnx.export_proposals_checkpoint"
-        )
-    if parity_data is not None and channels != 4:
-        raise EdgesegError(f"--parity-data gives colour + depth frames, for RGB-D models; {meta.architecture} "
-                           "takes BGR only: use --parity-images DIR")
-    height = meta.input.height if height is None else height
-    width = meta.input.width if width is None else width
-    multiple = max(entry.input_multiple, meta.input.multiple)
-    check_input_size(height, width, multiple, meta.architecture)
-    if parity_images is None and parity_data is None:
-        parity_images = DEFAULT_PARITY_IMAGES
-        if not parity_images.is_dir():
-            raise EdgesegError(
-                f"the bundled parity images ({parity_images}) are not here; pass --parity-images DIR "
-                "(a folder of images like the ones the model will see)"
-            )
-    images, parity_source = _parity_frames(meta, height, width, parity_images, parity_count, parity_data, parity_split)
+    qat = "qat" in ckpt
+    if qat:
+        from edgeseg.train.qat import qat_model_from_checkpoint
 
-    log.info("exporting %s (%s) at %dx%d, batch %d, opset %d", checkpoint, meta.architecture, height, width, batch, opset)
-    wrapper = DeployWrapper(model, meta.input.mean, meta.input.std, with_logits=True)
-    graph, used = simplified(onnx_from_torch(wrapper, height, width, batch, opset, channels), simplifier)
+        model, meta = qat_model_from_checkpoint(ckpt, str(checkpoint))
+        if simplifier != "none":
+            log.info("a QAT export is never simplified; --simplifier %s does not apply", simplifier)
+            simplifier = "none"
+        if with_logits:
+            log.warning("--logits is not available for QAT exports; writing labels only")
+            with_logits = False
+    else:
+        model, meta = model_from_checkpoint(ckpt, str(checkpoint))  # unknown architectures fail here
+    try:
+        task = export_task(meta.architecture)
+    except KeyError as exc:
+        raise EdgesegError(f"{checkpoint}: {exc.args[0]}") from None
+    task.check_args(meta, with_logits=with_logits, parity_data=parity_data, qat=qat)
+    plan = task.plan(ckpt, model, meta, height=height, width=width, batch=batch)
+    check_export_args(output, plan.batch, opset)
+    parity_inputs = task.parity_inputs(plan, images=parity_images, count=parity_count, data=parity_data,
+                                       split=parity_split)
+
+    spec = plan.metadata.input
+    log.info("exporting %s%s (%s, %s) at %dx%d, batch %d, opset %d", "QAT " if qat else "", checkpoint,
+             meta.architecture, task.name, spec.height, spec.width, plan.batch, opset)
+    height_in, width_in, channels_in = plan.input_shape
+    traced = onnx_from_torch(task.wrapper(model, meta), height_in, width_in, plan.batch, opset, channels_in,
+                             input_name=task.core.input_name, output_names=task.traced_outputs)
+    graph, used = simplified(traced, simplifier)
     check_model(graph, str(output))
 
-    log.info("checking parity with PyTorch on %d images from %s", len(images), parity_source)
+    log.info("checking parity with PyTorch on %d %s from %s", len(parity_inputs.inputs), task.parity_unit,
+             parity_inputs.source)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    parity = onnx_vs_torch(model, meta, session, images, batch)
+    model.eval()
+    parity = onnx_vs_reference(session, lambda chunk: task.training.reference_outputs(model, meta, chunk),
+                               parity_inputs.inputs, plan.batch, task.parity_checks(qat),
+                               input_name=task.core.input_name, unit=task.parity_unit)
     if not parity.passed:
         raise EdgesegError(f"ONNX Runtime disagrees with PyTorch beyond tolerance ({parity.describe()}); nothing written")
     log.info("parity: %s", parity.describe())
 
-    if not with_logits:
-        drop_output(graph, "logits")
+    kept = task.kept_outputs(with_logits)
+    for name in task.traced_outputs:
+        if name not in kept:
+            drop_output(graph, name)
+    source_sha256 = sha256_file(checkpoint)
+    calibration = {"method": "qat", **ckpt["qat"].get("record", {}), "checkpoint_sha256": source_sha256} if qat else None
     exported = replace(
-        meta,
-        input=replace(meta.input, height=height, width=width, multiple=multiple),
-        precision="fp32", calibration=None, opset=opset,
-        source_sha256=sha256_file(checkpoint),
+        plan.metadata, precision="int8" if qat else "fp32", calibration=calibration, opset=opset,
+        source_sha256=source_sha256,
         tool_versions=tool_versions("torch", "onnx", *([used] if used != "none" else []), "onnxruntime"),
     )
     set_metadata(graph, exported)
     check_model(graph, str(output))
     save_onnx(graph, output)
-    return ExportResult(output, exported, parity)
+    return ExportResult(output, exported, parity, plan.batch, _output_shapes(graph), qat, used)
 
 
-def _parity_frames(meta: ModelMetadata, height: int, width: int, parity_images, parity_count: int, parity_data,
-                   parity_split: str):
-    """uint8 N x H x W x C parity frames and a description of where they came from (for the log).
-
-    3 channels: the images of ``parity_images``. 4 channels (RGB-D): the
-    colour + depth frames of the RGB-D data set ``parity_data`` if given, else
-    the images of ``parity_images`` with a deterministic vertical depth ramp.
-    """
-    from .rgbd_frames import RAMP_FAR, RAMP_NEAR, load_rgbd_frames, with_ramp_depth
-
-    if parity_data is not None:
-        frames = load_rgbd_frames(parity_data, parity_split, height, width, meta.input.depth_scale,
-                                  count=parity_count, what="parity").images
-        return frames, f"{parity_data} [{parity_split}] (colour + depth)"
-    images = load_image_folder(parity_images, height, width, count=parity_count, what="parity image").images
-    if meta.input.channels == 3:
-        return images, parity_images
-    log.info("no --parity-data: parity frames are the images of %s with a made-up depth channel (vertical ramp "
-             "%d..%d, top to bottom); pass --parity-data ROOT (an RGB-D data set) to check on real depth",
-             parity_images, RAMP_FAR, RAMP_NEAR)
-    return with_ramp_depth(images), f"{parity_images} + depth ramp {RAMP_FAR}..{RAMP_NEAR}"
+__all__ = ["DEFAULT_OPSET", "PARITY_IMAGES_IN_CHECKOUT", "default_parity_images", "ExportResult", "check_export_args", "check_input_size",
+           "check_opset", "export_checkpoint", "onnx_from_torch", "simplified_onnx"]

@@ -1,107 +1,179 @@
-"""FP32 ONNX vs. PyTorch parity on real images (logits and labels).
+"""One parity mechanism: an exported ONNX against a reference, output by output, with per-output checks.
+
+:func:`onnx_vs_reference` runs the ONNX (onnxruntime, CPU) and a reference
+(the eager model under the deployed contract's names, from the task's
+training part: :meth:`~edgeseg.train.tasks.TrainTask.reference_outputs`) on
+the same uint8 inputs, in chunks of the ONNX's fixed batch, and measures each
+output with the checks its task asks for (:meth:`~.tasks.ExportTask.parity_checks`):
+
+- :class:`Close`: absolute differences (max, 99.99th percentile, the fraction
+  beyond ``atol``), for logits, mask logits and scores;
+- :class:`Agree`: the fraction of equal values (labels), or of values on the
+  same side of 0 (mask logits thresholded at probability 0.5).
 
 ENet's decoder unpools with 2x2 max-pooling switches. Where two values of a
 pooling window are equal to within float rounding, ONNX Runtime and PyTorch
 may pick different switches, which moves one activation to the neighbouring
 pixel: a discontinuity that gives a few isolated large logit differences
 (measured up to 0.5 on 4 of the 20 sample frames, on <0.15 % of the logits)
-while everything else agrees to ~1e-5. So the check bounds the *fraction* of
-logits beyond an absolute tolerance rather than the maximum alone, and
-requires label agreement; a real export error (wrong mean/std, channel order,
-layout) moves nearly every logit by far more than the tolerance.
+while everything else agrees to ~1e-5. So the semantic check bounds the
+*fraction* of logits beyond an absolute tolerance rather than the maximum
+alone, and requires label agreement; a real export error (wrong mean/std,
+channel order, layout) moves nearly every logit by far more than the tolerance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from edgeseg.metadata import ModelMetadata
-from edgeseg.preprocess import normalize_image
 
-from .tolerances import FP32_LABEL_AGREEMENT, FP32_LOGITS_ATOL, FP32_LOGITS_MAX_OUTLIERS
+Reference = Callable[[np.ndarray], dict[str, np.ndarray]]
+"""uint8 inputs (one chunk) -> the outputs they should give, by name."""
+
+
+class OutputCheck(ABC):
+    """One comparison of one output: measures (name -> value) and whether they pass."""
+
+    output: str
+
+    @abstractmethod
+    def measure(self, got: np.ndarray, want: np.ndarray) -> dict[str, float]:
+        """Measures of the ONNX's ``got`` against the reference's ``want`` (all inputs, same shape)."""
+
+    @abstractmethod
+    def passed(self, measures: dict[str, float]) -> bool: ...
+
+    @abstractmethod
+    def describe(self, measures: dict[str, float]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Close(OutputCheck):
+    """``|got - want|``: its max and 99.99th percentile; at most ``max_outliers`` of the values beyond ``atol``.
+
+    ``max_outliers`` 0 asks every value to be within ``atol``.
+    """
+
+    output: str
+    atol: float
+    max_outliers: float = 0.0
+    what: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.what or self.output.replace("_", " ")
+
+    def measure(self, got: np.ndarray, want: np.ndarray) -> dict[str, float]:
+        error = np.abs(got.astype(np.float64) - want.astype(np.float64)).ravel()
+        return {f"{self.output}_max_abs": float(error.max()), f"{self.output}_p9999": float(np.quantile(error, 0.9999)),
+                f"{self.output}_outliers": float((error > self.atol).mean())}
+
+    def passed(self, measures: dict[str, float]) -> bool:
+        if self.max_outliers > 0:
+            return measures[f"{self.output}_outliers"] <= self.max_outliers
+        return measures[f"{self.output}_max_abs"] <= self.atol
+
+    def describe(self, measures: dict[str, float]) -> str:
+        text = f"{self.label} max abs error {measures[f'{self.output}_max_abs']:.2e}"
+        if self.max_outliers > 0:
+            return (f"{text}, 99.99th percentile {measures[f'{self.output}_p9999']:.2e}, "
+                    f"{100 * measures[f'{self.output}_outliers']:.3f} % beyond {self.atol:g} "
+                    f"(allowed {100 * self.max_outliers:g} %)")
+        return f"{text} (allowed {self.atol:g})"
+
+
+@dataclass(frozen=True)
+class Agree(OutputCheck):
+    """The fraction of values equal (``sign`` False: labels) or on the same side of 0 (``sign``: logits)."""
+
+    output: str
+    minimum: float
+    name: str
+    what: str
+    sign: bool = False
+
+    def measure(self, got: np.ndarray, want: np.ndarray) -> dict[str, float]:
+        same = (got > 0) == (want > 0) if self.sign else got == want
+        return {self.name: float(same.mean())}
+
+    def passed(self, measures: dict[str, float]) -> bool:
+        return measures[self.name] >= self.minimum
+
+    def describe(self, measures: dict[str, float]) -> str:
+        return f"{self.what} {100 * measures[self.name]:.3f} % (required {100 * self.minimum:g} %)"
 
 
 @dataclass
 class ParityReport:
-    """PyTorch vs. ONNX Runtime on ``images`` frames.
+    """The ONNX against its reference on ``count`` inputs (``unit``: images, windows).
 
     Attributes:
-        logits_max_abs: largest absolute logit difference.
-        logits_p9999: 99.99th percentile of the absolute logit differences.
-        logits_outliers: fraction of logits differing by more than ``FP32_LOGITS_ATOL``.
-        label_agreement: fraction of pixels with the same label.
+        measures: every check's measures by name (``logits_max_abs``,
+            ``label_agreement``, ``mask_logits_max_abs``, ...).
+        checks: the checks that were made.
     """
 
-    images: int
-    logits_max_abs: float
-    logits_p9999: float
-    logits_outliers: float
-    label_agreement: float
+    count: int
+    unit: str
+    measures: dict[str, float] = field(default_factory=dict)
+    checks: tuple[OutputCheck, ...] = ()
+    source: str = ""
 
     @property
     def passed(self) -> bool:
-        return self.logits_outliers <= FP32_LOGITS_MAX_OUTLIERS and self.label_agreement >= FP32_LABEL_AGREEMENT
+        return all(check.passed(self.measures) for check in self.checks)
 
     def describe(self) -> str:
-        return (
-            f"{self.images} images: logits max abs error {self.logits_max_abs:.2e}, "
-            f"99.99th percentile {self.logits_p9999:.2e}, {100 * self.logits_outliers:.3f} % beyond "
-            f"{FP32_LOGITS_ATOL:g} (allowed {100 * FP32_LOGITS_MAX_OUTLIERS:g} %), "
-            f"label agreement {100 * self.label_agreement:.3f} % (required {100 * FP32_LABEL_AGREEMENT:g} %)"
-        )
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.count} {self.unit}: " + ", ".join(check.describe(self.measures) for check in self.checks)
 
 
-def onnx_vs_torch(torch_model, meta: ModelMetadata, session, images: np.ndarray, batch: int) -> ParityReport:
-    """Run both on ``images`` and compare.
+def onnx_vs_reference(session: Any, reference: Reference, inputs: np.ndarray, batch: int,
+                      checks: Sequence[OutputCheck], *, input_name: str, unit: str = "images") -> ParityReport:
+    """Run the ONNX ``session`` and ``reference`` on ``inputs`` and measure ``checks``.
 
     Args:
-        torch_model: the bare model (float normalised NCHW in, logits out), eval mode.
-        meta: its metadata (mean and std).
-        session: an onnxruntime session of the exported model with outputs
-            ``labels`` and ``logits``.
-        images: uint8 N x H x W x 3 BGR (x 4, BGR + depth, for RGB-D models) at the export size.
-        batch: the ONNX's fixed batch size (the last chunk is padded).
+        session: onnxruntime session of the exported model, with every output the checks read.
+        reference: uint8 chunk -> the outputs it should give, by name (float32, or the contract's dtype).
+        inputs: uint8 N x ... at the model's input size.
+        batch: the ONNX's fixed batch size (the last chunk is padded with copies of its last input).
+        input_name: the ONNX's input (the task's).
     """
-    import torch
-
-    torch_model.eval()
-
-    def reference(chunk: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return torch_model(torch.from_numpy(normalize_image(chunk, meta.input.mean, meta.input.std))).numpy()
-
-    return onnx_vs_reference(session, reference, images, batch)
-
-
-def onnx_vs_reference(session, reference: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
-                      batch: int) -> ParityReport:
-    """Compare the ONNX's ``labels`` and ``logits`` with ``reference`` on ``images``.
-
-    Args:
-        session: onnxruntime session with input ``image`` and outputs ``labels`` and ``logits``.
-        reference: uint8 B x H x W x C frames -> float32 logits B x classes x H x W, as the ONNX's should be.
-        images: uint8 N x H x W x C BGR(D) at the model size.
-        batch: the ONNX's fixed batch size (the last chunk is padded).
-    """
-    errors, same, total = [], 0, 0
-    for start in range(0, len(images), batch):
-        chunk = images[start:start + batch]
+    names = list(dict.fromkeys(check.output for check in checks))
+    got: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    want: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for start in range(0, len(inputs), batch):
+        chunk = inputs[start:start + batch]
         real = len(chunk)
         if real < batch:
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
-        labels, logits = session.run(["labels", "logits"], {"image": chunk})
+        outputs = dict(zip(names, session.run(names, {input_name: chunk})))
         expected = reference(chunk)
-        errors.append(np.abs(logits[:real] - expected[:real]).ravel())
-        same += int((labels[:real] == expected[:real].argmax(1)).sum())
-        total += labels[:real].size
-    error = np.concatenate(errors)
-    return ParityReport(
-        images=len(images),
-        logits_max_abs=float(error.max()),
-        logits_p9999=float(np.quantile(error, 0.9999)),
-        logits_outliers=float((error > FP32_LOGITS_ATOL).mean()),
-        label_agreement=same / total,
-    )
+        for name in names:
+            got[name].append(outputs[name][:real])
+            want[name].append(expected[name][:real])
+    measures: dict[str, float] = {}
+    for check in checks:
+        measures.update(check.measure(np.concatenate(got[check.output]), np.concatenate(want[check.output])))
+    return ParityReport(len(inputs), unit, measures, tuple(checks))
+
+
+def onnx_vs_torch(torch_model: Any, meta: ModelMetadata, session: Any, inputs: np.ndarray, batch: int,
+                  checks: Sequence[OutputCheck] | None = None) -> ParityReport:
+    """:func:`onnx_vs_reference` with the eager ``torch_model`` of a checkpoint with metadata ``meta``.
+
+    The task is the architecture's; ``checks`` None means its FP32 checks.
+    """
+    from .tasks import export_task
+
+    task = export_task(meta.architecture)
+    reference = task.training.reference_outputs
+    return onnx_vs_reference(session, lambda chunk: reference(torch_model.eval(), meta, chunk), inputs, batch,
+                             task.parity_checks() if checks is None else checks, input_name=task.core.input_name,
+                             unit=task.parity_unit)

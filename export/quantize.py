@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeseg.atomic import atomic_path
+from edgeseg.datasets import frame_depth_scale
 from edgeseg.errors import EdgesegError, require
 from edgeseg.gates import DEFAULT_MAX_MIOU_DROP
 from edgeseg.hashing import sha256_file
 from edgeseg.metadata import ModelMetadata
 from edgeseg.paths import Named, check_outputs
+from edgeseg.tasks import task_of
 
 from .gate import GateResult, miou_gate
 from .onnx_io import check_model, load_onnx, read_metadata, set_metadata, tool_versions
@@ -79,7 +81,7 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
     check_outputs([Named("model", str(source))], [Named("-o", str(output))])
     model = load_onnx(source)
     meta = read_metadata(model, str(source))
-    if meta.task != "semantic":
+    if "labels" not in task_of(meta).output_names:
         # FP16/INT8 here are gated on labels and mIoU and calibrate on whole frames; proposals have neither.
         raise EdgesegError(
             f"{source} is a {meta.task} model ({meta.architecture}); 'edgeseg quantize' makes FP16/INT8 variants of "
@@ -97,8 +99,8 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
         calibration = None
         tools = tool_versions("onnx", "onnxconverter-common")
     else:
-        rgbd = meta.input.channels == 4
-        if calib is None and rgbd:
+        depth_scale = frame_depth_scale(meta.input)
+        if calib is None and depth_scale is not None:
             raise EdgesegError(
                 f"--precision int8 needs calibration frames with depth for this RGB-D model ({meta.architecture}): "
                 "pass --calib ROOT, an RGB-D data set (images/SPLIT/, depth/SPLIT/ 16-bit PNG millimetres, masks/SPLIT/), "
@@ -108,10 +110,10 @@ def quantize_onnx(source: str | os.PathLike, output: str | os.PathLike | None, p
             raise EdgesegError("--precision int8 needs --calib DIR, a folder of images like the camera's (e.g. calib_data/camvid)")
         if method not in CALIBRATION_METHODS:
             raise EdgesegError(f"unknown --method {method!r}; choose one of {', '.join(CALIBRATION_METHODS)}")
-        if rgbd:
+        if depth_scale is not None:
             from .rgbd_frames import load_rgbd_frames
 
-            images = load_rgbd_frames(calib, calib_split, meta.input.height, meta.input.width, meta.input.rgbd_depth_scale,
+            images = load_rgbd_frames(calib, calib_split, meta.input.height, meta.input.width, depth_scale,
                                       count=num_images, what="calibration")
         else:
             images = load_image_folder(calib, meta.input.height, meta.input.width, count=num_images)

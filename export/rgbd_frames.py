@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.datasets import read_depth, read_image, rgbd_samples
+from edgeseg.datasets import read_frame, rgbd_samples
 from edgeseg.errors import EdgesegError
 from edgeseg.images import ImageSet, evenly_spaced
-from edgeseg.preprocess import depth_to_u8, resize_to_input
+from edgeseg.preprocess import resize_to_input
 
 log = logging.getLogger("edgeseg.export")
 
@@ -67,9 +67,7 @@ def load_rgbd_frames(root: str | os.PathLike, split: str, height: int, width: in
         raise EdgesegError(f"{what} data {root} holds no images in images/{split}/")
     frames, paths, digest = [], [], hashlib.sha256()
     for sample in samples:
-        image = read_image(sample.image)
-        depth = depth_to_u8(read_depth(sample.depth, image.shape), depth_scale)
-        frames.append(resize_to_input(np.dstack([image, depth]), height, width))
+        frames.append(resize_to_input(read_frame(sample, depth_scale), height, width))
         paths.append(sample.image)
         for path in (sample.image, sample.depth):
             digest.update(f"{path.parent.name}/{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())

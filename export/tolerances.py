@@ -23,6 +23,10 @@ FP32_LOGITS_MAX_OUTLIERS = 0.02  # fraction of logit values allowed beyond FP32_
 # near-ties of the two best logits may flip (issue 3 target: 99.9 %).
 FP32_LABEL_AGREEMENT = 0.999
 
+# A QAT export (Q/DQ INT8) against the fake-quantized PyTorch model: rounding
+# at INT8 boundaries may differ between the two, so labels, not bitwise logits.
+QAT_LABEL_AGREEMENT = 0.99
+
 # The mIoU gate of `edgeseg quantize --eval-data` (and of the cpu target) is
 # edgeseg.gates.DEFAULT_MAX_MIOU_DROP: the core holds it, so engines share it.
 

@@ -20,10 +20,9 @@ import cv2
 import numpy as np
 
 from edgeseg.atomic import atomic_write_text
-from edgeseg.datasets import guess_kind, layout_info, layout_samples, read_depth, read_image, read_mask
+from edgeseg.datasets import frame_depth_scale, guess_kind, layout_info, layout_samples, read_frame, read_mask
 from edgeseg.errors import EdgesegError
 from edgeseg.metrics import confusion_matrix, scores_from_confusion
-from edgeseg.preprocess import depth_to_u8
 from edgeseg.progress import progress
 
 from .backends import Backend, open_backend
@@ -81,18 +80,15 @@ def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: st
     cm = np.zeros((meta.num_classes, meta.num_classes), np.int64)
     predictions = [] if keep_predictions else None
     started = time.perf_counter()
-    rgbd = meta.input.channels == 4
-    if rgbd and kind != "rgbd":
+    depth_scale = frame_depth_scale(meta.input)
+    if depth_scale is not None and kind != "rgbd":
         raise EdgesegError(f"{meta.architecture} takes colour + depth, but {data} is a {kind!r} data set without depth; "
                            "evaluate it on an RGB-D data set (images/, depth/, masks/, classes.txt)")
     for pair in progress(samples, desc=f"{Path(str(data)).name} [{split}]", unit="img"):
-        image = read_image(pair.image)
+        frame = read_frame(pair, depth_scale)  # BGR, or B, G, R + 8-bit depth (the 4-channel contract)
+        image = np.ascontiguousarray(frame[..., :3])  # no copy for BGR frames
         mask = read_mask(pair.mask, image.shape, info)
-        if rgbd:  # B, G, R + 8-bit depth: the 4-channel input contract (edgeseg.metadata)
-            depth = depth_to_u8(read_depth(pair.depth, image.shape), meta.input.depth_scale)
-            labels = predict_image(backend, np.dstack([image, depth]))
-        else:
-            labels = predict_image(backend, image)
+        labels = predict_image(backend, frame)
         cm += confusion_matrix(mask, labels, meta.num_classes, info.ignore_index)
         if predictions is not None:
             predictions.append(labels)

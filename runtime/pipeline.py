@@ -25,9 +25,9 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,20 +39,12 @@ from .frame_queue import END, FrameQueue
 from .run_stats import FrameTimes, RunStats
 from .sinks import Sink
 from .sources import Source
+from .tasks import Predictor, Renderer, runtime_task
 
 log = logging.getLogger("edgeseg.pipeline")
 
 FILE_QUEUE_SIZE = 4
 JOIN_TIMEOUT_S = 5.0
-
-
-class Renderer(Protocol):
-    """Draws one prediction over its frame: :class:`~.overlay.OverlayRenderer` (labels),
-    :class:`~.proposals_run.ProposalRenderer` (proposals)."""
-
-    def render(self, frame: np.ndarray, prediction: Any, fps: float | None = None) -> np.ndarray:
-        """uint8 H x W x 3 BGR frame (source size) -> uint8 H x W x 3 BGR image for the sinks (a new array)."""
-        ...
 
 
 @dataclass
@@ -61,8 +53,8 @@ class Frame:
 
     Attributes:
         image: uint8 H x W x 3 BGR as read from the source (x 4, BGR + depth, from an RGB-D source).
-        prediction: what the renderer draws: uint8 h x w labels at the model
-            size (semantic), or the predictor's result (proposals: ``list[Proposal]``).
+        prediction: what the predictor returned and the renderer draws (the task's: uint8 h x w
+            labels at the model size, ``list[Proposal]``, ...).
     """
 
     image: np.ndarray
@@ -79,20 +71,21 @@ class Pipeline:
         source: an open :class:`~.sources.Source` (the pipeline closes it).
         backend: an open backend (the caller closes it).
         sinks: open sinks (the pipeline closes them).
-        renderer: draws predictions over frames (:class:`Renderer`).
-        predictor: ``predictor(image uint8 h x w x 3 at the backend's frame size) -> prediction``;
-            None means semantic labels from ``backend.infer`` (checked against the class count).
+        renderer: draws predictions over frames (:class:`~.tasks.Renderer`).
+        predictor: ``predictor(image uint8 h x w x C at the backend's frame size) -> prediction``;
+            None means the model's task's default (:meth:`~.tasks.RuntimeTask.predictor`).
         max_frames: stop after reading this many frames from the source (0: no limit).
         queue_size: depth of the queues for file sources (live sources use 1).
     """
 
     def __init__(self, source: Source, backend: Backend, sinks: Sequence[Sink], renderer: Renderer, *,
                  max_frames: int = 0, queue_size: int = FILE_QUEUE_SIZE,
-                 predictor: Callable[[np.ndarray], Any] | None = None):
+                 predictor: Predictor | None = None):
         if max_frames < 0:
             raise EdgesegError(f"--max-frames {max_frames} must be >= 0 (0: no limit)")
         self.source, self.backend, self.sinks, self.renderer = source, backend, list(sinks), renderer
-        self.predictor = predictor
+        self.task = runtime_task(backend.metadata)
+        self.predictor = predictor if predictor is not None else self.task.predictor(backend)
         self.max_frames = max_frames
         self.live = source.live
         depth = 1 if self.live else queue_size
@@ -107,7 +100,6 @@ class Pipeline:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.height, self.width = backend.frame_size
-        self.num_classes = backend.metadata.num_classes
         for sink in self.sinks:
             sink.bind_stats(self.live_stats)
 
@@ -180,7 +172,8 @@ class Pipeline:
                 times.infer_start = time.perf_counter()
                 image = frame.model_input if frame.model_input is not None else self._resize(frame.image)
                 started = time.perf_counter()
-                frame.prediction = self._predict(image)
+                # Timed as inference: window cutting and decoding included.
+                frame.prediction = self.predictor(image)
                 times.infer_end = time.perf_counter()
                 times.infer = times.infer_end - started
                 if frame.model_input is None:
@@ -198,20 +191,6 @@ class Pipeline:
         if image.shape[:2] == (self.height, self.width):
             return image
         return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-
-    def _predict(self, image: np.ndarray) -> Any:
-        """The prediction for one resized frame (time it as inference: window cutting and decoding included)."""
-        if self.predictor is not None:
-            return self.predictor(image)
-        labels = self.backend.infer(image[None])[0]
-        top = int(labels.max())
-        if top >= self.num_classes:
-            raise EdgesegError(
-                f"the model output label {top}, but its metadata lists {self.num_classes} classes "
-                f"({', '.join(self.backend.metadata.classes[:5])}{', ...' if self.num_classes > 5 else ''}); "
-                "the artifact's metadata does not match the model: re-export it"
-            )
-        return labels
 
     def _render_loop(self) -> None:
         while True:
@@ -234,7 +213,7 @@ class Pipeline:
                 self.q_out.clear()
                 continue
             sink = None
-            labels = frame.prediction if self.predictor is None else None
+            labels = self.task.sink_labels(frame.prediction)
             try:
                 for sink in self.sinks:
                     sink.write_frame(image, labels=labels, source_path=frame.source_path,
@@ -328,4 +307,4 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
             signal.signal(number, old)
 
 
-__all__ = ["Frame", "Pipeline", "Renderer", "stop_on_signals"]
+__all__ = ["Frame", "Pipeline", "Predictor", "Renderer", "stop_on_signals"]

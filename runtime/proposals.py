@@ -6,7 +6,8 @@ and an objectness logit (float K); its metadata's ``arch_args`` give ``window``
 (side in pixels) and ``stride`` (grid step). The steps:
 
 1. :func:`window_boxes`: the grid of windows covering a frame (x, y, side);
-2. :func:`cut_windows`: uint8 K x side x side x 3 BGR patches (black outside the frame);
+2. :func:`cut_windows`: uint8 K x side x side x 3 BGR patches (black outside the frame)
+   (both numpy only, in :mod:`edgeseg.tasks.proposals`, where export cuts its parity windows too);
 3. the model (any backend) maps patches to ``(mask_logits, score_logits)``;
 4. :func:`decode_proposals` (score logits) or :func:`select_proposals`
    (score probabilities, what an exported ONNX returns): keep the ``top_k`` best-scoring windows
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.tasks.proposals import cut_windows, window_boxes
 
 
 @dataclass
@@ -36,38 +38,6 @@ class Proposal:
     mask: np.ndarray
     score: float
     box: tuple[int, int, int]
-
-
-def window_boxes(height: int, width: int, window: int, stride: int) -> np.ndarray:
-    """int64 K x 3 ``(x, y, side)`` of windows on a ``stride`` grid covering a ``height`` x ``width`` frame.
-
-    Windows start at 0 and step by ``stride``; a last window is added flush with
-    the right/bottom edge so the whole frame is covered. Frames smaller than a
-    window get one window at 0 (padded black by :func:`cut_windows`).
-    """
-    if window <= 0 or stride <= 0:
-        raise EdgesegError(f"window ({window}) and stride ({stride}) must be positive")
-
-    def starts(size: int) -> list[int]:
-        values = list(range(0, max(1, size - window + 1), stride))
-        if size > window and values[-1] != size - window:
-            values.append(size - window)
-        return values
-
-    ys, xs = starts(height), starts(width)
-    return np.array([(x, y, window) for y in ys for x in xs], np.int64)
-
-
-def cut_windows(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """uint8 K x S x S x C patches of ``frame`` (H x W x C) at ``boxes``; black where a box leaves the frame."""
-    side = int(boxes[0, 2])
-    h, w = frame.shape[:2]
-    out = np.zeros((len(boxes), side, side, *frame.shape[2:]), frame.dtype)
-    for i, (x, y, _) in enumerate(boxes):
-        x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + side), min(h, y + side)
-        if x1 > x0 and y1 > y0:
-            out[i, y0 - y:y1 - y, x0 - x:x1 - x] = frame[y0:y1, x0:x1]
-    return out
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -169,3 +139,7 @@ def draw_proposals(frame: np.ndarray, proposals: list[Proposal], *, thickness: i
         cv2.putText(out, f"{proposal.score:.2f}", origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(out, f"{proposal.score:.2f}", origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
     return out
+
+
+__all__ = ["Proposal", "cut_windows", "decode_proposals", "draw_proposals", "mask_iou", "paste_mask", "propose",
+           "select_proposals", "window_boxes"]

@@ -1,9 +1,9 @@
 """``edgeseg run``: segment a video source into one or more sinks.
 
-A semantic model draws its class colours; a proposals model (DeepMask,
-SharpMask; ``task = "proposals"`` in its metadata) draws the outlines and
-scores of its best object proposals (:mod:`.proposals_run`), through the
-same pipeline, sinks and statistics.
+The model's task (:mod:`.tasks`) gives the per-frame predictor and the
+renderer: a semantic model draws its class colours, a proposals model
+(DeepMask, SharpMask) the outlines and scores of its best object proposals,
+through the same pipeline, sinks and statistics.
 
 Opens the backend first, then the source, then the sinks (so a bad source
 never leaves an output file behind), runs the :class:`~.pipeline.Pipeline`
@@ -29,14 +29,14 @@ from edgeseg.errors import EdgesegError
 from edgeseg.metadata import ModelMetadata
 
 from .backend_flags import check_backend_flags
-from .backends import open_backend
-from .overlay import OverlayRenderer
+from .backends import Backend, open_backend
 from .pipeline import Pipeline, stop_on_signals
 from .resilient_sources import LoopingSource, ReconnectingSource
 from .run_stats import format_summary
 from .run_status import DEFAULT_INTERVAL_S, StatusReporter
 from .sinks import Sink, open_sink
 from .sources import local_path, open_source
+from .tasks import Predictor, Renderer, RuntimeTask, other_tasks, runtime_task
 
 log = logging.getLogger("edgeseg.run")
 
@@ -98,10 +98,6 @@ def _open_source(args: argparse.Namespace, meta: ModelMetadata):
     return opener()
 
 
-PROPOSAL_FLAGS = {"top_k": "--top-k", "score_threshold": "--score-threshold", "nms_iou": "--nms-iou",
-                  "mask_threshold": "--mask-threshold"}
-
-
 def overlay_view(args: argparse.Namespace) -> str:
     """``--view``, or the deprecated ``--overlay`` it replaced (refusing both at once)."""
     from .overlay import VIEW_ALIASES
@@ -115,29 +111,13 @@ def overlay_view(args: argparse.Namespace) -> str:
     return view or "overlay"
 
 
-def _task_parts(args: argparse.Namespace, backend):
-    """``(renderer, predictor)`` for the backend's task; refuses options of the other task."""
+def _task_parts(args: argparse.Namespace, backend: Backend) -> tuple[RuntimeTask, Renderer, Predictor]:
+    """The model's task (runtime part) with its renderer and predictor; refuses options of other tasks."""
     view = overlay_view(args)
-    asked = {name: getattr(args, name, None) for name in PROPOSAL_FLAGS}
-    given: dict[str, Any] = {name: value for name, value in asked.items() if value is not None}
-    meta = backend.metadata
-    if backend.task == "proposals":
-        from .proposals_run import ProposalOptions, ProposalPredictor, ProposalRenderer
-
-        if args.legend:
-            raise EdgesegError("--legend lists classes of a semantic model; a proposals model has none (drop --legend)")
-        semantic_only = [flag for flag, used in (("--ignore-class", args.ignore_class), ("--filter linear", args.filter != "point"),
-                                                  ("--view side-by-side", view == "side-by-side")) if used]
-        if semantic_only:
-            raise EdgesegError(f"{', '.join(semantic_only)}: for semantic models; {args.artifact} is a proposals model "
-                               "(views: overlay, mask)")
-        predictor = ProposalPredictor(backend, ProposalOptions(**given))
-        return ProposalRenderer(mode="blend" if view == "overlay" else "none"), predictor
-    if given:
-        flags = ", ".join(PROPOSAL_FLAGS[name] for name in given)
-        raise EdgesegError(f"{flags}: for proposal models (DeepMask, SharpMask); {args.artifact} is a {backend.task} model")
-    return OverlayRenderer(meta.palette, meta.classes, alpha=args.alpha, mode=view, legend=args.legend, filter=args.filter,
-                           ignore=args.ignore_class, legend_min_share=args.legend_min_share), None
+    task = runtime_task(backend.metadata)
+    task.check_flags(args, str(args.artifact), other_tasks(task))
+    renderer = task.renderer(backend, args, view)
+    return task, renderer, task.predictor(backend, args)
 
 
 def open_rgbd_source(colour: str, depth: str, depth_scale: float | None, meta: ModelMetadata):
@@ -159,15 +139,14 @@ def run_video(args: argparse.Namespace) -> int:
     with open_backend(args.artifact, args.backend, providers=providers, threads=args.threads) as backend:
         meta = backend.metadata
         check_depth_args(args, str(args.artifact), meta)
-        renderer, predictor = _task_parts(args, backend)
+        task, renderer, predictor = _task_parts(args, backend)
         source = _open_source(args, meta)
         try:
             sinks = _open_sinks(args.sink, source.fps, getattr(args, "video_codec", "auto"))
         except BaseException:
             source.close()
             raise
-        what = (f"proposals, {len(predictor.boxes)} windows a frame" if predictor is not None
-                else f"{meta.num_classes} classes")
+        what = task.describe(backend, predictor)
         log.info("%s (%s, input %dx%d, %s) on %s (%s%s) -> %s", args.artifact, backend.name,
                  meta.input.width, meta.input.height, what, args.source,
                  "live" if source.live else "every frame",

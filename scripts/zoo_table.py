@@ -1,4 +1,4 @@
-"""Generate the model-zoo table of README.md from the registry.
+"""Generate the model-zoo table of docs/zoo.md from the registry.
 
 For every registered architecture (default factory arguments, 11 CamVid
 classes): paper, parameters, GFLOPs at 480x360 (rounded up to the model's
@@ -8,10 +8,10 @@ CamVid val mIoU where a trained checkpoint ``models/camvid_<name>.pt`` exists,
 and the factory docstring's summary of deviations from the paper.
 
 The table is written between ``<!-- zoo-table:start -->`` and
-``<!-- zoo-table:end -->`` in README.md (atomically). Latencies depend on the
+``<!-- zoo-table:end -->`` in docs/zoo.md (atomically). Latencies depend on the
 machine and its load, so the table records where it was measured.
 
-    python scripts/zoo_table.py              # measure and update README.md
+    python scripts/zoo_table.py              # measure and update docs/zoo.md
     python scripts/zoo_table.py --dry-run    # print the table only
 """
 
@@ -136,10 +136,10 @@ def replace_between_markers(text: str, table: str, source: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--page", type=Path, default=ROOT / "docs" / "zoo.md", help="the page holding the markers")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per model (median reported)")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime and torch intra-op threads")
-    parser.add_argument("--dry-run", action="store_true", help="print the table instead of writing README.md")
+    parser.add_argument("--dry-run", action="store_true", help="print the table instead of writing the page")
     args = parser.parse_args(argv)
 
     from edgeseg.atomic import atomic_write_text
@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(table)
         return 0
-    text = replace_between_markers(args.readme.read_text(encoding="utf-8"), table, str(args.readme))
-    atomic_write_text(args.readme, text)
-    print(f"updated {args.readme}", file=sys.stderr)
+    text = replace_between_markers(args.page.read_text(encoding="utf-8"), table, str(args.page))
+    atomic_write_text(args.page, text)
+    print(f"updated {args.page}", file=sys.stderr)
     return 0
 
 

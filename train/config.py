@@ -116,7 +116,8 @@ class TrainConfig:
     Speed (none changes what is trained beyond rounding; see
     :mod:`edgeseg.train.speed`, and ``metrics.jsonl`` records what a run used):
 
-    - ``compile`` (true): ``torch.compile`` the model (static shapes). Costs
+    - ``compile`` (true): ``torch.compile`` the model's forward and the loss
+      as one graph (static shapes). Costs
       about 1-2 minutes once; TorchInductor caches the result on disk
       (``compile_cache_dir``, "" = torch's default ``/tmp/torchinductor_$USER``),
       so a resumed run on the same machine compiles from cache.
@@ -125,6 +126,9 @@ class TrainConfig:
       on a CUDA GPU with bf16, fp16 with a grad scaler on older GPUs.
     - ``channels_last`` (``auto``): NHWC memory format. ``auto`` is on for CUDA,
       and on CPU per architecture as measured (``CHANNELS_LAST_FASTER_ON_CPU``).
+    - ``fused_optimizer`` (``auto``): the optimizer's fused kernel (one pass over
+      all parameters instead of a loop per tensor); ``auto`` is on where torch
+      has one for the device (CPU and CUDA).
     - ``threads`` (0 = all cores): intra-op threads; ``interop_threads`` (1);
       ``prefetch_batches`` (``auto``): batches augmented ahead in a background thread
       (OpenCV releases the GIL), ``num_workers`` (0): data loader processes,
@@ -149,6 +153,7 @@ class TrainConfig:
     compile: bool = True
     compile_cache_dir: str = ""
     channels_last: bool | Literal["auto"] = "auto"
+    fused_optimizer: bool | Literal["auto"] = "auto"
     interop_threads: int = 1
     prefetch_batches: int | Literal["auto"] = "auto"
     class_weighting: Literal["median_frequency", "enet", "none"] = "median_frequency"

@@ -35,7 +35,7 @@ from .config import TrainConfig
 # tests/train/test_resume.py checks that every name here is a key of TrainConfig.
 SPEED_ONLY_KEYS: frozenset[str] = frozenset({
     "threads", "interop_threads", "num_workers", "prefetch_batches", "device", "compile", "compile_cache_dir",
-    "channels_last", "data.cache",
+    "channels_last", "fused_optimizer", "data.cache",
 })
 CHANGES_KEY = "config_changes"  # in config.json: the list of accepted changes, oldest first
 

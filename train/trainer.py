@@ -1,11 +1,16 @@
-"""The training loop: cross-entropy with class weights, poly LR, resume, logs.
+"""The training loop of every task: poly LR, resume, data-parallel ranks, logs.
+
+What differs between tasks (data, loss, validation metrics, checkpoint
+metadata) is the architecture's task's (:mod:`edgeseg.train.tasks`): semantic
+segmentation trains class-weighted cross-entropy and scores val mIoU, proposal
+models (DeepMask, SharpMask) the DeepMask loss and val mask IoU.
 
 Writes into the run folder:
 
 - ``last.pt``: after every epoch, with optimizer and scheduler state (resume);
-- ``best.pt``: the epoch with the best val mIoU so far;
-- ``metrics.jsonl``: one JSON line per epoch (loss, val mIoU, per-class IoU,
-  lr, seconds);
+- ``best.pt``: the epoch with the best validation metric so far (the task's);
+- ``metrics.jsonl``: one JSON line per epoch (loss, the task's validation
+  metrics, lr, seconds);
 - ``tb/``: TensorBoard event files (where tensorboard is installed);
 - ``config.json``: the resolved config.
 
@@ -22,29 +27,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
-import edgeseg
 from edgeseg.atomic import atomic_write_text
 from edgeseg.config import config_to_dict
 from edgeseg.errors import EdgesegError
-from edgeseg.metadata import InputSpec, ModelMetadata
-from edgeseg.metrics import confusion_matrix, scores_from_confusion
+from edgeseg.metadata import ModelMetadata
 
-from .aux_loss import segmentation_loss_sum
 from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data.batches import model_input
-from .data.datasets import EvalDataset, TrainDataset, class_weights, dataset_info, load_split
 from .data.prefetch import Prefetcher
-from .distributed import GlobalBatchSampler, all_reduce_array, all_reduce_sum, barrier, init_from_env, shutdown
+from .distributed import GlobalBatchSampler, all_reduce_sum, barrier, init_from_env, shutdown
 from .divergence import TrainingDiverged, diverged_message, first_non_finite
-from .models import build_model, get_entry
+from .models import build_model
 from .resume import apply_config_to_optimizer, write_run_config
-from .speed import apply_threads, compiled, plan_speed, use_compile_cache
+from .speed import apply_threads, compiled, make_optimizer, use_compile_cache
+from .step_loss import ForwardLoss
+from .tasks import train_task
 
 log = logging.getLogger("edgeseg.train")
 
@@ -61,54 +62,6 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@torch.no_grad()
-def evaluate_model(model: nn.Module, dataset, num_classes: int, ignore_index: int, device: torch.device, batch_size: int = 4) -> np.ndarray:
-    """Confusion matrix (num_classes x num_classes) of ``model`` over ``dataset``."""
-    model.eval()
-    cm = np.zeros((num_classes, num_classes), np.int64)
-    for x, y in DataLoader(dataset, batch_size=batch_size):
-        predicted = model(x.to(device)).argmax(1).cpu().numpy()
-        cm += confusion_matrix(y.numpy(), predicted, num_classes, ignore_index)
-    return cm
-
-
-def _metadata(cfg: TrainConfig, info, extra: dict[str, Any]) -> ModelMetadata:
-    entry = get_entry(cfg.model.name)
-    data = cfg.data
-    multiple = entry.input_multiple
-    if data.height % multiple or data.width % multiple:
-        raise EdgesegError(
-            f"data.height x data.width = {data.height}x{data.width} must be multiples of {multiple} for {entry.name}"
-        )
-    channels = _input_channels(cfg)
-    return ModelMetadata(
-        architecture=cfg.model.name,
-        arch_args=dict(cfg.model.args),
-        classes=list(info.classes),
-        palette=[list(c) for c in info.palette],
-        ignore_index=info.ignore_index,
-        input=InputSpec(height=data.height, width=data.width, mean=list(data.mean), std=list(data.std), multiple=multiple,
-                        channels=channels, depth_scale=data.depth_scale if channels == 4 else None),
-        tool_versions={"edgeseg": edgeseg.__version__, "torch": str(torch.__version__)},
-        training=extra,
-    )
-
-
-def _input_channels(cfg: TrainConfig) -> int:
-    """3, or 4 for ``rgbd`` data; raises if the architecture takes another count."""
-    entry = get_entry(cfg.model.name)
-    channels = 4 if cfg.data.kind == "rgbd" else 3
-    if entry.in_channels != channels:
-        raise EdgesegError(
-            f"{entry.name} takes {entry.in_channels}-channel input but data.kind {cfg.data.kind!r} gives {channels}; "
-            + ("use an RGB-D data set (data.kind = \"rgbd\")" if entry.in_channels == 4 else "use an RGB data set")
-        )
-    if len(cfg.data.mean) != channels or len(cfg.data.std) != channels:
-        raise EdgesegError(f"data.mean and data.std need {channels} entries for data.kind {cfg.data.kind!r} "
-                           "(R, G, B" + (", depth)" if channels == 4 else ")"))
-    return channels
 
 
 def _read_metrics(path: Path, upto_epoch: int) -> list[str]:
@@ -145,17 +98,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     writes files (see :mod:`edgeseg.train.distributed`).
     """
     try:
-        task = get_entry(cfg.model.name).task
+        task = train_task(cfg.model.name)
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
-    if task == "proposals":  # DeepMask-style models: windows, mask + score loss; their own loop
-        if qat_from is not None:
-            raise EdgesegError("--qat-from supports semantic segmentation models only, not proposal models")
-        from .proposals_trainer import train_proposals
-
-        return train_proposals(cfg, out_dir, resume=resume, progress=progress, stop_after=stop_after,
-                               config_changes=config_changes)
-    _input_channels(cfg)
+    task.check_config(cfg, qat=qat_from is not None)
     out = Path(out_dir)
     last_path = out / "last.pt"
     if resume and not last_path.exists():
@@ -168,7 +114,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     if ctx.distributed and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
-    speed = plan_speed(cfg, device)
+    speed = task.speed(cfg, device)
     apply_threads(speed)
     for reason in speed.reasons:
         log.info("speed: %s", reason)
@@ -183,24 +129,18 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         progress = False
     torch.manual_seed(cfg.seed)
 
-    info = dataset_info(cfg.data)
-    num_classes = len(info.classes)
-    log.info("loading %s from %s", cfg.data.kind, cfg.data.root)
-    train_split = load_split(cfg.data, cfg.data.train_split, info, cfg.max_train_images, cfg.data.train_prefixes)
-    val_split = load_split(cfg.data, cfg.data.val_split, info, cfg.max_val_images, cfg.data.val_prefixes)
-    weights = class_weights(train_split.masks, num_classes, cfg.class_weighting) if cfg.class_weighting != "none" else None
-    train_set = TrainDataset(train_split, cfg.augment, cfg.data, info.ignore_index, cfg.seed)
-    val_set = EvalDataset(val_split, cfg.data)
-    sampler = GlobalBatchSampler(len(train_set), cfg.batch_size, ctx, cfg.seed)
-
     try:
-        model = build_model(cfg.model.name, num_classes, **cfg.model.args).to(device)
+        model = build_model(cfg.model.name, task.num_outputs(cfg), **cfg.model.args).to(device)
         if speed.channels_last:
             model = model.to(memory_format=torch.channels_last)
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
     except TypeError as exc:
         raise EdgesegError(f"model.args: {exc}") from None
+    log.info("loading %s from %s", cfg.data.kind, cfg.data.root)
+    run = task.start(cfg, model, ctx, device)
+    train_set = run.train_set
+    sampler = GlobalBatchSampler(len(train_set), cfg.batch_size, ctx, cfg.seed)
     qat_record = None
     if qat_from is not None:
         from .qat import start_qat
@@ -215,39 +155,38 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    step_net = net
+    eager_step = ForwardLoss(net, lambda outputs, targets: run.loss_sum(outputs, targets, model), device.type,
+                             speed.torch_dtype())
+    step_net: nn.Module = eager_step
     if speed.compile:
         use_compile_cache(cfg.compile_cache_dir)
-        step_net = compiled(net)
-    if cfg.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        # Forward and loss in one graph; under DDP the model alone, so DDP's own graph split still applies.
+        step_net = (ForwardLoss(compiled(net), eager_step.loss, device.type, speed.torch_dtype())
+                    if ctx.distributed else compiled(eager_step))
+    optimizer = make_optimizer(task.parameters(model), cfg, speed)
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, warmup_steps, total_steps, cfg.poly_power)
     )
-    autocast_dtype = speed.torch_dtype()
     scaler = torch.amp.GradScaler(device.type, enabled=speed.grad_scaler)
-    loss_weight = torch.from_numpy(weights).to(device) if weights is not None else None
 
-    start_epoch, best_miou, global_step = 0, -1.0, 0
+    start_epoch, best, global_step = 0, -1.0, 0
     if resume:
         state = load_checkpoint(last_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         apply_config_to_optimizer(optimizer, scheduler, cfg)  # an lr accepted by --allow-changes takes effect
-        start_epoch, best_miou, global_step = state["epoch"], state["best_miou"], state["global_step"]
+        # "best_miou": the best value of the task's validation metric (mIoU, mask IoU), whatever the task
+        start_epoch, best, global_step = state["epoch"], state["best_miou"], state["global_step"]
         log.info("resuming %s at epoch %d of %d", out, start_epoch + 1, cfg.epochs)
     metrics_path = out / "metrics.jsonl"
     metric_lines = _read_metrics(metrics_path, start_epoch) if ctx.is_main else []
     if ctx.is_main and not config_changes:  # a changed config is recorded once its first epoch is saved
         write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=None)
     writer = _tensorboard_writer(out / "tb") if ctx.is_main else None
-    val_shard = Subset(val_set, range(ctx.rank, len(val_set), ctx.world_size))
 
     record: dict[str, Any] = {}
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + stop_after)
@@ -269,13 +208,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
                             generator=torch.Generator().manual_seed(cfg.seed + epoch))
         batches = _progress(Prefetcher(loader, speed.prefetch_batches), progress, f"epoch {epoch + 1}/{cfg.epochs}")
         total_loss, seen, local_seen, step = 0.0, 0, 0, 0
-        for step, (images, y) in enumerate(batches, 1):
-            x = model_input(images.to(device, non_blocking=True), cfg.data.mean, cfg.data.std, speed.channels_last)
-            y = y.to(device, non_blocking=True).long()
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                outputs, step_net = _forward(step_net, net, x)
-            aux_weight = getattr(model, "aux_loss_weight", 0.4)
-            local_sum, local_norm = segmentation_loss_sum(outputs, y, loss_weight, info.ignore_index, aux_weight)
+        for step, batch in enumerate(batches, 1):
+            x, targets = run.inputs(batch, device, speed.channels_last)
+            (local_sum, local_norm), step_net = _forward(step_net, eager_step, x, targets)
             # Normalise by the weight of the whole global batch, so the gradient equals
             # a single process's on that batch (DDP averages over ranks, hence * world).
             global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
@@ -310,29 +245,24 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
 
         record = {"epoch": epoch + 1, "loss": train_loss, "lr": optimizer.param_groups[0]["lr"],
                   "world_size": ctx.world_size, "samples_per_rank": [int(v) for v in rank_samples],
-                  "speed": {**speed.record(), "compile": step_net is not net}}
+                  "speed": {**speed.record(), "compile": step_net is not eager_step}}
         if config_changes and epoch == start_epoch:  # resumed with --allow-changes: the change, where it began
             record["config_changes"] = config_changes
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
-            cm = all_reduce_array(evaluate_model(model, val_shard, num_classes, info.ignore_index, device), ctx)
-            scores = scores_from_confusion(cm)
-            record.update(
-                val_miou=scores.miou,
-                val_pixel_accuracy=scores.pixel_accuracy,
-                per_class_iou={name: iou for name, iou in zip(info.classes, scores.per_class_iou)},
-            )
+            record.update(run.evaluate(model, device, ctx))
         record["seconds"] = time.perf_counter() - started
-        improved = record.get("val_miou", -1.0) > best_miou
+        improved = record.get(task.best_metric, -1.0) > best
         if improved:
-            best_miou = record["val_miou"]
+            best = record[task.best_metric]
         if ctx.is_main:
-            _save_epoch(out, cfg, info, model, optimizer, scheduler, record, best_miou, global_step,
-                        len(train_set), improved, metric_lines, writer, qat_record)
+            meta = run.metadata(cfg, model, record, best)
+            _save_epoch(out, cfg, meta, model, optimizer, scheduler, record, best, global_step, improved,
+                        metric_lines, writer, task.scalar_metrics, qat_record)
             if config_changes and epoch == start_epoch:
                 write_run_config(out, cfg, resume=resume, at_epoch=start_epoch, changes=config_changes)
         barrier(ctx)
-        log.info("epoch %d: loss %.4f val mIoU %s (%.0f s)", epoch + 1, train_loss,
-                 f"{record['val_miou']:.4f}" if "val_miou" in record else "-", record["seconds"])
+        log.info("epoch %d: loss %.4f %s %s (%.0f s)", epoch + 1, train_loss, task.best_metric_text,
+                 f"{record[task.best_metric]:.4f}" if task.best_metric in record else "-", record["seconds"])
     if writer is not None:
         writer.close()
     shutdown(ctx)
@@ -348,33 +278,31 @@ def _is_compile_failure(exc: Exception) -> bool:
     return isinstance(exc, TorchDynamoException)  # Inductor's and the backends' errors derive from it
 
 
-def _forward(step_net: nn.Module, eager_net: nn.Module, x: torch.Tensor):
-    """``step_net(x)``, falling back to ``eager_net`` for good when torch.compile cannot handle the model.
+def _forward(step_net: nn.Module, eager_net: nn.Module, x: torch.Tensor, targets: Any):
+    """``step_net(x, targets)``, falling back to ``eager_net`` for good when torch.compile cannot handle the model.
 
-    Returns (outputs, the module to use from now on). An error of the model
-    itself raises again from the eager call.
+    Returns ((loss sum, normaliser), the module to use from now on). An error
+    of the model itself raises again from the eager call.
     """
     if step_net is eager_net:
-        return eager_net(x), eager_net
+        return eager_net(x, targets), eager_net
     try:
-        return step_net(x), step_net
+        return step_net(x, targets), step_net
     except Exception as exc:
         if not _is_compile_failure(exc):
             raise
         log.warning("torch.compile cannot compile this model (%s); training eagerly (set compile = false to skip "
                     "the attempt)", str(exc).splitlines()[0][:200])
-        return eager_net(x), eager_net
+        return eager_net(x, targets), eager_net
 
 
-def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, scheduler, record: dict[str, Any],
-                best_miou: float, global_step: int, train_images: int, improved: bool, metric_lines: list[str],
-                writer, qat_record: dict | None = None) -> None:
+def _save_epoch(out: Path, cfg: TrainConfig, meta: ModelMetadata, model: nn.Module, optimizer, scheduler,
+                record: dict[str, Any], best: float, global_step: int, improved: bool, metric_lines: list[str],
+                writer, scalar_metrics: tuple[str, ...], qat_record: dict | None = None) -> None:
     """Write best.pt (if improved), last.pt, then metrics.jsonl and TensorBoard (rank 0 only)."""
-    meta = _metadata(cfg, info, {"epoch": record["epoch"], "val_miou": record.get("val_miou"), "best_val_miou": best_miou,
-                                 "val_split": cfg.data.val_split, "train_images": train_images})
     checkpoint = {
         "format": CHECKPOINT_FORMAT, "metadata": meta.to_dict(), "model": model.state_dict(),
-        "epoch": record["epoch"], "best_miou": best_miou, "global_step": global_step, "config": config_to_dict(cfg),
+        "epoch": record["epoch"], "best_miou": best, "global_step": global_step, "config": config_to_dict(cfg),
     }
     if qat_record is not None:  # marks a QAT model: 'edgeseg export' writes its Q/DQ INT8 ONNX
         checkpoint["qat"] = qat_record
@@ -385,7 +313,7 @@ def _save_epoch(out: Path, cfg: TrainConfig, info, model: nn.Module, optimizer, 
     metric_lines.append(json.dumps(record))
     atomic_write_text(out / "metrics.jsonl", "\n".join(metric_lines) + "\n")
     if writer is not None:
-        _log_tensorboard(writer, record, record["epoch"])
+        _log_tensorboard(writer, record, record["epoch"], scalar_metrics)
 
 
 def _progress(loader, enabled: bool, desc: str):
@@ -407,8 +335,8 @@ def _tensorboard_writer(folder: Path):
     return SummaryWriter(str(folder))
 
 
-def _log_tensorboard(writer, record: dict[str, Any], epoch: int) -> None:
-    for key in ("loss", "lr", "val_miou", "val_pixel_accuracy"):
+def _log_tensorboard(writer, record: dict[str, Any], epoch: int, scalar_metrics: tuple[str, ...]) -> None:
+    for key in ("loss", "lr", *scalar_metrics):
         if key in record:
             writer.add_scalar(key, record[key], epoch)
     for name, iou in record.get("per_class_iou", {}).items():

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 
 from .models import build_model, get_entry
+from .tasks import train_task
 
 # The size the zoo is compared at: CamVid's 480 x 360 (W x H).
 REFERENCE_HEIGHT, REFERENCE_WIDTH = 360, 480
@@ -51,8 +51,7 @@ def model_cost(name: str, num_classes: int = 11, height: int = REFERENCE_HEIGHT,
     h, w = input_size_for(name, height, width)
     with torch.device("meta"):
         model = build_model(name, num_classes, **kwargs).eval()
-        if entry.task == "proposals":  # DeepMask-style models take one square window per item
-            h = w = cast(int, model.window)  # DeepMask/SharpMask keep their window side (an int) as an attribute
+        h, w = train_task(name).item_size(model, h, w)
         x = torch.empty(1, entry.in_channels, h, w)
     params = sum(p.numel() for p in model.parameters())
     counter = FlopCounterMode(display=False)

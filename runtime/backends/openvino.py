@@ -1,8 +1,7 @@
 """OpenVINO backend (CPU): an edgeseg ONNX, or the cpu target's compiled model (``.blob``).
 
-Same contract as the onnxruntime backend: ``image`` uint8 N x H x W x 3 BGR
-in, ``labels`` uint8 N x H x W out (semantic), or ``windows`` -> ``mask_logits``
-and ``scores`` (proposals, through :meth:`~.base.Backend.infer_outputs`).
+Same contract as the onnxruntime backend: named tensors in and out, the
+metadata's task's (:mod:`edgeseg.tasks`), checked against the model when loading.
 
 Two kinds of file:
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from edgeseg.errors import EdgesegError, require
 from edgeseg.metadata import ModelMetadata
+from edgeseg.tasks import Dims, task_of
 
 from .base import Backend
 
@@ -60,6 +60,16 @@ def compile_config(*, threads: int = 0, precision_hint: str | None = "f32") -> d
             raise EdgesegError(f"unknown OpenVINO precision hint {precision_hint!r}; choose one of {', '.join(PRECISION_HINTS)}")
         config["INFERENCE_PRECISION_HINT"] = precision_hint
     return config
+
+
+def compiled_io(compiled: Any) -> tuple[dict[str, tuple[str, Dims]], dict[str, tuple[str, Dims]]]:
+    """(inputs, outputs) of a compiled model: name -> (numpy dtype name, dims with None where dynamic)."""
+    def describe(ports: Any) -> dict[str, tuple[str, Dims]]:
+        return {port.get_any_name(): (np.dtype(port.get_element_type().to_dtype()).name,
+                                      tuple(d.get_length() if d.is_static else None for d in port.get_partial_shape()))
+                for port in ports}
+
+    return describe(compiled.inputs), describe(compiled.outputs)
 
 
 def _onnx_metadata(path: Path) -> ModelMetadata:
@@ -143,55 +153,19 @@ class OpenVinoBackend(Backend):
         return self
 
     def _ready(self) -> None:
-        self.input_name = "windows" if self.metadata.task == "proposals" else "image"
-        self._check_io()
+        inputs, outputs = compiled_io(self.compiled)
+        task_of(self.metadata).check_io(str(self.path), self.metadata, inputs, outputs)
+        batch = inputs[self.input_name][1][0]
+        self.dynamic_batch = batch is None
+        self.batch_size = batch if batch is not None else 1
         self.request = self.compiled.create_infer_request()
         self.providers = [f"OpenVINO CPU ({self.precision_hint or 'default'} precision hint)"]
 
-    def _check_io(self) -> None:
-        inputs = {port.get_any_name(): port for port in self.compiled.inputs}
-        outputs = {port.get_any_name() for port in self.compiled.outputs}
-        if self.input_name not in inputs:
-            raise EdgesegError(f"{self.path}: no input named {self.input_name!r} (inputs: {sorted(inputs)}); not an edgeseg model")
-        shape = inputs[self.input_name].get_partial_shape()
-        want = self.input_shape[1:]
-        dims = [d.get_length() if d.is_static else None for d in shape]
-        if len(dims) != 4 or tuple(dims[1:]) != want:
-            raise EdgesegError(f"{self.path}: input {self.input_name!r} is {shape} but the metadata says N x "
-                               f"{' x '.join(map(str, want))}; the file was altered after export: re-export it")
-        self.dynamic_batch = dims[0] is None
-        self.batch_size = dims[0] if dims[0] is not None else 1
-        needed = {"mask_logits", "scores"} if self.metadata.task == "proposals" else {"labels"}
-        if not needed <= outputs:
-            raise EdgesegError(f"{self.path}: outputs {sorted(outputs)} lack {sorted(needed - outputs)}; not an edgeseg model")
-
-    def _run(self, inputs: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
         # share_inputs: OpenVINO reads the caller's array in place (no copy); outputs are copied out
         # because the request reuses its output buffers on the next call.
-        self.request.infer({self.input_name: np.ascontiguousarray(inputs)}, share_inputs=True)
+        self.request.infer({name: np.ascontiguousarray(value) for name, value in feed.items()}, share_inputs=True)
         return {name: self.request.get_tensor(name).data.copy() for name in names}
-
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        if self.dynamic_batch:
-            self.require_semantic("labels inference (infer)")
-            self.check_input(images)
-            return self._infer(images)
-        return super().infer(images)
-
-    def _infer(self, images: np.ndarray) -> np.ndarray:
-        return self._run(images, ("labels",))["labels"]
-
-    def infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
-        if self.dynamic_batch:
-            self.check_input(inputs)
-            return self._infer_outputs(inputs)
-        return super().infer_outputs(inputs)
-
-    def _infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
-        if self.metadata.task != "proposals":
-            return {"labels": self._infer(inputs)}
-        out = self._run(inputs, ("mask_logits", "scores"))
-        return {name: value.astype(np.float32, copy=False) for name, value in out.items()}
 
     def close(self) -> None:
         self.request = None

@@ -1,10 +1,9 @@
 """onnxruntime backend for edgeseg ONNX files (CPU by default).
 
-The ONNX takes ``image`` uint8 N x H x W x 3 BGR and returns ``labels`` uint8
-N x H x W (semantic), or takes ``windows`` uint8 K x S x S x 3 BGR and returns
-``mask_logits`` float32 K x M x M and ``scores`` float32 K (proposals, through
-:meth:`~.base.Backend.infer_outputs`); the metadata is read from the model's custom metadata through
-onnxruntime, so the ``onnx`` package is not needed at run time.
+Named tensors in and out (:class:`~.base.Backend`); the I/O is the metadata's
+task's (:mod:`edgeseg.tasks`), checked against the graph when loading. The
+metadata is read from the model's custom metadata through onnxruntime, so the
+``onnx`` package is not needed at run time.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import numpy as np
 from edgeseg.errors import EdgesegError
 from edgeseg.metadata import ONNX_METADATA_KEY, ModelMetadata
 from edgeseg.ort_session import open_session
+from edgeseg.tasks import Dims, task_of
 
 from .base import Backend
 
@@ -90,8 +90,22 @@ def infer_metadata(session, source: str) -> ModelMetadata:
     )
 
 
+def _ort_dtype(type_name: str) -> str:
+    """``tensor(float)`` -> ``float32``: onnxruntime's type names as numpy's."""
+    inner = type_name[len("tensor("):-1] if type_name.startswith("tensor(") else type_name
+    return {"float": "float32", "double": "float64"}.get(inner, inner)
+
+
+def session_io(session) -> tuple[dict[str, tuple[str, Dims]], dict[str, tuple[str, Dims]]]:
+    """(inputs, outputs) of a session: name -> (numpy dtype name, dims with None where not fixed)."""
+    def describe(values) -> dict[str, tuple[str, Dims]]:
+        return {v.name: (_ort_dtype(v.type), tuple(d if isinstance(d, int) else None for d in v.shape)) for v in values}
+
+    return describe(session.get_inputs()), describe(session.get_outputs())
+
+
 class OrtBackend(Backend):
-    """Runs an edgeseg ONNX with onnxruntime."""
+    """Runs an edgeseg ONNX of any task with onnxruntime."""
 
     name = "onnxruntime"
 
@@ -100,90 +114,14 @@ class OrtBackend(Backend):
         self.session = open_session(path, providers, threads)
         self.metadata = session_metadata(self.session, str(path))
         self.providers = self.session.get_providers()
-        if self.metadata.task == "proposals":
-            self._check_proposals_io()
-            return
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        if "image" not in inputs:
-            raise EdgesegError(f"{path}: no input named 'image' (inputs: {list(inputs)}); not an edgeseg ONNX")
-        shape = inputs["image"].shape
-        spec = self.metadata.input
-        if len(shape) != 4 or shape[3] != spec.channels or inputs["image"].type != "tensor(uint8)":
-            raise EdgesegError(f"{path}: input 'image' is {inputs['image'].type} {shape}, expected uint8 N x H x W x "
-                               f"{spec.channels} (the metadata's input.channels)")
-        if shape[1:3] != [spec.height, spec.width]:
-            raise EdgesegError(
-                f"{path}: input is {shape[1]}x{shape[2]} but the metadata says {spec.height}x{spec.width}; "
-                "the file was altered after export: re-export it"
-            )
-        self._check_outputs()
-        self.batch_size = shape[0] if isinstance(shape[0], int) else 1
-        self.dynamic_batch = not isinstance(shape[0], int)
+        inputs, outputs = session_io(self.session)
+        task_of(self.metadata).check_io(str(path), self.metadata, inputs, outputs)
+        batch = inputs[self.input_name][1][0]
+        self.batch_size = batch if batch is not None else 1
+        self.dynamic_batch = batch is None
 
-    def _check_proposals_io(self) -> None:
-        """``windows`` uint8 K x S x S x 3 in; ``mask_logits`` float K x M x M and ``scores`` float K out."""
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = {o.name: o for o in self.session.get_outputs()}
-        window, _ = self.metadata.window_geometry
-        windows = inputs.get("windows")
-        if windows is None or windows.type != "tensor(uint8)" or len(windows.shape) != 4 \
-                or list(windows.shape[1:]) != [window, window, 3]:
-            found = f"{windows.type} {windows.shape}" if windows is not None else f"inputs {list(inputs)}"
-            raise EdgesegError(f"{self.path}: a proposals model takes 'windows' uint8 K x {window} x {window} x 3 "
-                               f"(the metadata's window), found {found}; re-export it with 'edgeseg export'")
-        masks, scores = outputs.get("mask_logits"), outputs.get("scores")
-        if masks is None or scores is None or len(masks.shape) != 3 or len(scores.shape) != 1 \
-                or "float" not in masks.type or "float" not in scores.type:
-            raise EdgesegError(f"{self.path}: a proposals model returns 'mask_logits' float K x M x M and 'scores' "
-                               f"float K; it has {[(o.name, o.type, o.shape) for o in outputs.values()]}; "
-                               "re-export it with 'edgeseg export'")
-        self.batch_size = windows.shape[0] if isinstance(windows.shape[0], int) else 1
-        self.dynamic_batch = not isinstance(windows.shape[0], int)
-
-    def _check_outputs(self) -> None:
-        """``labels`` must be uint8 N x H x W at the metadata's size; class-score outputs must have one channel per class."""
-        outputs = {o.name: o for o in self.session.get_outputs()}
-        spec = self.metadata.input
-        if "labels" not in outputs:
-            raise EdgesegError(f"{self.path}: no output named 'labels' (outputs: {list(outputs)}); not an edgeseg ONNX")
-        labels = outputs["labels"]
-        fixed = [d for d in labels.shape[1:] if isinstance(d, int)]
-        if len(labels.shape) != 3 or (len(fixed) == 2 and fixed != [spec.height, spec.width]):
-            raise EdgesegError(
-                f"{self.path}: output 'labels' is {labels.shape} but the metadata says N x {spec.height} x {spec.width}; "
-                "the file was altered after export: re-export it"
-            )
-        for name in ("logits", "scores"):
-            shape = outputs[name].shape if name in outputs else None
-            if shape and len(shape) == 4 and isinstance(shape[1], int) and shape[1] != self.metadata.num_classes:
-                raise EdgesegError(
-                    f"{self.path}: output '{name}' has {shape[1]} classes but the metadata lists "
-                    f"{self.metadata.num_classes}; re-export the model with its own metadata"
-                )
-
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        if self.dynamic_batch:
-            self.require_semantic("labels inference (infer)")
-            self.check_input(images)
-            return self._infer(images)
-        return super().infer(images)
-
-    def _infer(self, images: np.ndarray) -> np.ndarray:
-        (labels,) = self.session.run(["labels"], {"image": images})
-        return labels
-
-    def infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
-        if self.dynamic_batch:
-            self.check_input(inputs)
-            return self._infer_outputs(inputs)
-        return super().infer_outputs(inputs)
-
-    def _infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
-        if self.metadata.task != "proposals":
-            return {"labels": self._infer(inputs)}
-        masks, scores = self.session.run(["mask_logits", "scores"], {"windows": inputs})
-        # float32 in an FP32 export; a float16 variant's outputs are widened so the contract holds.
-        return {"mask_logits": masks.astype(np.float32, copy=False), "scores": scores.astype(np.float32, copy=False)}
+    def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return dict(zip(names, self.session.run(list(names), feed)))
 
     def close(self) -> None:
         self.session = None

@@ -1,7 +1,10 @@
 """PyTorch backend: runs a checkpoint eagerly, for debugging and evaluation.
 
 This backend alone imports torch and the model zoo (``edgeseg.train``), and
-only when constructed; the rest of the runtime never needs them.
+only when constructed; the rest of the runtime never needs them. Its outputs
+are the architecture's task's reference outputs
+(:meth:`edgeseg.train.tasks.TrainTask.reference_outputs`: what the export's
+parity check compares an ONNX with), by the deployed contract's names.
 """
 
 from __future__ import annotations
@@ -10,44 +13,34 @@ import os
 
 import numpy as np
 
-from edgeseg.errors import require
-from edgeseg.preprocess import normalize_image
+from edgeseg.errors import EdgesegError, require
 
 from .base import Backend
 
 
 class TorchBackend(Backend):
-    """Runs an edgeseg checkpoint (``.pt``) on the CPU or a CUDA device."""
+    """Runs an edgeseg checkpoint (``.pt``) on the CPU or a CUDA device, any batch at once."""
 
     name = "torch"
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu"):
         self.torch = require("torch", "train")
-        from edgeseg.errors import EdgesegError
         from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
-        from edgeseg.train.models import get_entry
+        from edgeseg.train.tasks import train_task
 
         self.model, self.metadata = model_from_checkpoint(load_checkpoint(path), str(path))
-        if get_entry(self.metadata.architecture).task != "semantic":
-            # A proposals checkpoint records the window, not the frame size the runtime needs.
-            raise EdgesegError(f"{path} is a proposals model ({self.metadata.architecture}); the torch backend runs "
-                               f"semantic checkpoints only: export it first (edgeseg export {path} -o MODEL.onnx) "
-                               "and run the ONNX")
+        self.training_task = train_task(self.metadata.architecture)
+        if self.training_task.name != self.metadata.task:
+            # A proposals checkpoint's metadata records its training window, not the frame size (and task) the
+            # runtime needs: only its export writes those.
+            raise EdgesegError(f"{path} is a {self.training_task.name} model ({self.metadata.architecture}); the torch "
+                               f"backend runs semantic checkpoints only: export it first (edgeseg export {path} -o "
+                               "MODEL.onnx) and run the ONNX")
         self.device = self.torch.device(device)
         self.model.to(self.device)
         self.batch_size = 1
+        self.dynamic_batch = True  # eager PyTorch has no fixed batch
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        # Any batch size runs at once: eager PyTorch has no fixed batch.
-        self.check_input(images)
-        return self._infer(images)
-
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """float32 N x C x H x W logits for uint8 N x H x W x 3 BGR images."""
-        spec = self.metadata.input
-        x = self.torch.from_numpy(normalize_image(images, spec.mean, spec.std)).to(self.device)
-        with self.torch.no_grad():
-            return self.model(x).float().cpu().numpy()
-
-    def _infer(self, images: np.ndarray) -> np.ndarray:
-        return self.logits(images).argmax(1).astype(np.uint8)
+    def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        outputs = self.training_task.reference_outputs(self.model, self.metadata, feed[self.input_name], self.device)
+        return {name: outputs[name] for name in names}

@@ -1,13 +1,10 @@
 """TensorRT backend: an ``edgeseg build`` engine run with cuda-python buffers on one stream.
 
 Loading checks the engine's sidecar first (TensorRT version, GPU, file hash;
-see :func:`edgeseg.sidecar.check_artifact`). The I/O follows the
-metadata's task:
-
-- semantic: ``image`` (uint8 N x H x W x 3 BGR, or x 4 BGR + depth) -> ``labels``
-  (uint8, or int32 for TensorRT 8.x exports, N x H x W);
-- proposals: ``windows`` (uint8 K x S x S x 3 BGR) -> ``mask_logits``
-  (float32 K x M x M) and ``scores`` (float32 K), through ``infer_outputs``.
+see :func:`edgeseg.sidecar.check_artifact`). The I/O is the metadata's
+task's (:mod:`edgeseg.tasks`), checked against the engine's tensors: e.g.
+``image`` -> ``labels`` (uint8, or int32 for TensorRT 8.x exports, converted on
+the host), ``windows`` -> ``mask_logits`` and ``scores`` (float32, or float16).
 
 Buffers are allocated once: device memory for the input and each output,
 and pinned host memory of the same sizes so the copies are truly asynchronous. One CUDA stream
@@ -16,7 +13,7 @@ for it (``cuda_graphs`` in the sidecar), that sequence is captured once in a
 CUDA graph and replayed per batch, which saves the per-kernel launch cost on
 Jetson CPUs. Every CUDA return code is checked (:mod:`edgeseg.cuda_rt`).
 
-Output ownership: ``infer`` returns a new array; the pinned buffers stay the
+Output ownership: ``run`` returns new arrays; the pinned buffers stay the
 backend's and are freed by ``close()``.
 """
 
@@ -33,6 +30,7 @@ from edgeseg.cuda_rt import CudaError, CudaRuntime
 from edgeseg.errors import EdgesegError, MissingDependencyError
 from edgeseg.metadata import ModelMetadata
 from edgeseg.sidecar import check_artifact
+from edgeseg.tasks import task_of
 from edgeseg.trt_version import trt_version
 
 from .base import Backend
@@ -41,8 +39,6 @@ if TYPE_CHECKING:
     import tensorrt as trt
 
 log = logging.getLogger("edgeseg.runtime")
-INPUT, OUTPUT = "image", "labels"
-PROPOSALS_INPUT, PROPOSALS_OUTPUTS = "windows", ("mask_logits", "scores")
 
 
 def import_tensorrt_runtime() -> Any:
@@ -89,7 +85,6 @@ class TrtBackend(Backend):
         self._stream: Any = None
         self._graph: Any = None
         self._graph_exec: Any = None
-        self.input_name = INPUT
         self.outputs: list[tuple[str, tuple[int, ...], np.dtype]] = []  # (name, shape, host dtype), in copy order
         self.d_outs: list[int] = []
         self.h_outs: list[np.ndarray] = []
@@ -125,63 +120,40 @@ class TrtBackend(Backend):
                                f"edgeseg build {sidecar['source_onnx']['path']} --target {sidecar['target']}")
         self.engine = engine
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-        modes = {n: engine.get_tensor_mode(n) for n in names}
-        proposals = self.metadata.task == "proposals"
-        self.input_name = PROPOSALS_INPUT if proposals else INPUT
-        output_names = PROPOSALS_OUTPUTS if proposals else (OUTPUT,)
-        if modes.get(self.input_name) != trt.TensorIOMode.INPUT or \
-                any(modes.get(name) != trt.TensorIOMode.OUTPUT for name in output_names):
-            raise EdgesegError(f"{self.path}: expected input '{self.input_name}' and output(s) {list(output_names)} "
-                               f"({self.metadata.task} model), the engine has {names}; "
-                               "build it from an ONNX made by 'edgeseg export'")
-        in_dtype = engine.get_tensor_dtype(self.input_name)
-        if in_dtype != trt.DataType.UINT8:
-            raise EdgesegError(f"{self.path}: input '{self.input_name}' is {in_dtype}, expected uint8 (NHWC BGR)")
+        input_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        output_names = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        task = task_of(self.metadata)
+        dtypes = {trt.DataType.UINT8: "uint8", trt.DataType.INT32: "int32", trt.DataType.FLOAT: "float32",
+                  trt.DataType.HALF: "float16"}
+
+        def dtype_of(name: str) -> str:
+            dtype = engine.get_tensor_dtype(name)
+            return dtypes.get(dtype, str(dtype))
+
+        def io(names: list[str], shape_of: Any) -> dict[str, tuple[str, tuple[int | None, ...]]]:
+            return {n: (dtype_of(n), tuple(None if d == -1 else d for d in dims_tuple(shape_of(n)))) for n in names}
+
+        inputs = io(input_names, engine.get_tensor_shape)
+        task.check_io(str(self.path), self.metadata, inputs, io(output_names, engine.get_tensor_shape))
         shape = dims_tuple(engine.get_tensor_shape(self.input_name))
-        # batch_size is still the class default here; H, W, C from the metadata (the window for proposals)
-        _, height, width, channels = self.input_shape
-        if len(shape) != 4 or shape[3] != channels or (shape[1], shape[2]) != (height, width):
-            raise EdgesegError(f"{self.path}: input shape {shape} does not match the metadata "
-                               f"(N x {height} x {width} x {channels}); rebuild the engine from its ONNX")
         if shape[0] == -1:  # dynamic batch: run at the profile's opt batch
             self.batch_size = int(engine.get_tensor_profile_shape(self.input_name, 0)[1][0])
         else:
             self.batch_size = int(shape[0])
         context = engine.create_execution_context()
         self.context = context
-        full = (self.batch_size, height, width, channels)
+        full = self.input_shape
         if shape[0] == -1 and not context.set_input_shape(self.input_name, full):
             raise EdgesegError(f"{self.path}: TensorRT refused input shape {full}")
-        if proposals:
-            self._check_proposal_outputs(trt, engine, context)
-        else:
-            self._check_labels_output(trt, engine, context)
-
-    def _check_labels_output(self, trt: Any, engine: Any, context: Any) -> None:
-        out_dtype = engine.get_tensor_dtype(OUTPUT)
-        if out_dtype not in (trt.DataType.UINT8, trt.DataType.INT32):
-            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {out_dtype}, expected uint8 (or int32 on TensorRT 8.x)")
-        host_dtype = np.dtype(np.uint8 if out_dtype == trt.DataType.UINT8 else np.int32)
-        shape = dims_tuple(context.get_tensor_shape(OUTPUT))
-        spec = self.metadata.input
-        if shape != (self.batch_size, spec.height, spec.width):
-            raise EdgesegError(f"{self.path}: output '{OUTPUT}' is {shape}, expected "
-                               f"{(self.batch_size, spec.height, spec.width)}")
-        self.outputs = [(OUTPUT, shape, host_dtype)]
-
-    def _check_proposal_outputs(self, trt: Any, engine: Any, context: Any) -> None:
-        """``mask_logits`` float32 K x M x M and ``scores`` float32 K (float16 is accepted and widened on the host)."""
-        floats: dict[Any, np.dtype] = {trt.DataType.FLOAT: np.dtype(np.float32), trt.DataType.HALF: np.dtype(np.float16)}
-        masks, scores = (dims_tuple(context.get_tensor_shape(name)) for name in PROPOSALS_OUTPUTS)
-        if len(masks) != 3 or masks[0] != self.batch_size or masks[1] != masks[2] or scores != (self.batch_size,):
-            raise EdgesegError(f"{self.path}: outputs are mask_logits {masks} and scores {scores}, expected "
-                               f"({self.batch_size}, M, M) and ({self.batch_size},); rebuild from an 'edgeseg export' ONNX")
-        self.outputs = []
-        for name, shape in zip(PROPOSALS_OUTPUTS, (masks, scores)):
-            dtype = engine.get_tensor_dtype(name)
-            if dtype not in floats:
-                raise EdgesegError(f"{self.path}: output '{name}' is {dtype}, expected float32 (or float16)")
-            self.outputs.append((name, shape, floats[dtype]))
+        # The outputs at this batch, every size now fixed; host buffers in the engine's dtypes.
+        outputs = io(output_names, context.get_tensor_shape)
+        task.check_io(str(self.path), self.metadata, inputs, outputs)
+        wrong = {n: outputs[n][1] for n in self.output_names if outputs[n][1][:1] != (self.batch_size,)}
+        if wrong:
+            raise EdgesegError(f"{self.path}: outputs {wrong} do not have the input's batch {self.batch_size}; "
+                               "rebuild the engine from an ONNX made by 'edgeseg export'")
+        self.outputs = [(n, tuple(int(d) for d in outputs[n][1] if d is not None), np.dtype(outputs[n][0]))
+                        for n in self.output_names]
 
     def _allocate(self) -> None:
         """Device and pinned host buffers, one stream, tensor addresses: all once (input first, then outputs)."""
@@ -239,24 +211,15 @@ class TrtBackend(Backend):
         self._graph = graph
         self._graph_exec = self.cuda.graph_instantiate(graph)
 
-    def _run(self, inputs: np.ndarray) -> None:
-        np.copyto(self.h_in, inputs)
+    def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        np.copyto(self.h_in, feed[self.input_name])
         if self._graph_exec is not None:
             self.cuda.graph_launch(self._graph_exec, self._stream)
         else:
             self._enqueue()
         self.cuda.stream_synchronize(self._stream)
-
-    def _infer(self, images: np.ndarray) -> np.ndarray:
-        self._run(images)
-        return self.h_outs[0].astype(np.uint8)  # a copy: the pinned buffer is reused by the next call
-
-    def _infer_outputs(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
-        if self.metadata.task != "proposals":
-            return {OUTPUT: self._infer(inputs)}
-        self._run(inputs)
-        # copies (astype copies by default): the pinned buffers are reused by the next call
-        return {name: buffer.astype(np.float32) for (name, _, _), buffer in zip(self.outputs, self.h_outs)}
+        # copies: the pinned buffers are reused by the next call
+        return {name: buffer.copy() for (name, _, _), buffer in zip(self.outputs, self.h_outs) if name in names}
 
     def close(self) -> None:
         """Free the graph, stream and buffers (safe to call twice)."""

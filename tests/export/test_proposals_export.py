@@ -152,7 +152,8 @@ def test_parity_check_catches_a_preprocessing_mismatch(exported):
     """The exporter's check fails when PyTorch is fed other normalisation than the graph has (a real export bug's symptom)."""
     from dataclasses import replace
 
-    from edgeseg.export.proposals_onnx import parity_windows, proposals_onnx_vs_torch
+    from edgeseg.export.parity import onnx_vs_torch
+    from edgeseg.export.tasks.proposals import parity_windows
     from edgeseg.images import load_image_folder
     from edgeseg.train.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -161,8 +162,8 @@ def test_parity_check_catches_a_preprocessing_mismatch(exported):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     images = load_image_folder(SAMPLES / "val", *FRAME, count=2).images
     windows = parity_windows(images, window_boxes(*FRAME, WINDOW, STRIDE), 16)
-    good = proposals_onnx_vs_torch(model, meta, session, windows, K, len(images))
-    assert good.passed and good.windows == 2 * K
+    good = onnx_vs_torch(model, meta, session, windows, K)
+    assert good.passed and good.count == 2 * K and good.unit == "windows"
     swapped = replace(meta, input=replace(meta.input, mean=meta.input.mean[::-1], std=[1.0, 1.0, 1.0]))
-    bad = proposals_onnx_vs_torch(model, swapped, session, windows, K, len(images))
-    assert not bad.passed and bad.mask_logits_max_abs > 100 * PROPOSALS_MASK_LOGITS_ATOL, bad.describe()
+    bad = onnx_vs_torch(model, swapped, session, windows, K)
+    assert not bad.passed and bad.measures["mask_logits_max_abs"] > 100 * PROPOSALS_MASK_LOGITS_ATOL, bad.describe()

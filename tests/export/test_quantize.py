@@ -128,9 +128,10 @@ def test_calibration_images_are_what_the_runtime_feeds(calib_dir):
             self.metadata = metadata
             self.seen = []
 
-        def _infer(self, images):
+        def _run(self, feed, names):
+            images = feed["image"]
             self.seen.append(images[0].copy())
-            return np.zeros(images.shape[:3], np.uint8)
+            return {"labels": np.zeros(images.shape[:3], np.uint8)}
 
     from edgeseg.metadata import InputSpec, ModelMetadata
 

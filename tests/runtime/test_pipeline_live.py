@@ -31,10 +31,10 @@ class DelayedBackend(Backend):
         self.metadata, self.batch_size = inner.metadata, inner.batch_size
         self.calls = 0
 
-    def _infer(self, images: np.ndarray) -> np.ndarray:
+    def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
         time.sleep(self.delay)
         self.calls += 1
-        return self.inner.infer(images)
+        return self.inner.run(feed, names)
 
     def close(self) -> None:
         self.inner.close()

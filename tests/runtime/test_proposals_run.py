@@ -20,7 +20,7 @@ from helpers import SAMPLES, heavy_modules_after_run, make_proposals_checkpoint,
 from edgeseg.cli import main
 from edgeseg.runtime.backends import open_backend
 from edgeseg.runtime.proposals import window_boxes
-from edgeseg.runtime.proposals_run import ProposalOptions, ProposalPredictor, ProposalRenderer
+from edgeseg.runtime.tasks.proposals import ProposalOptions, ProposalPredictor, ProposalRenderer
 
 WINDOW, STRIDE, FRAME = 64, 32, (96, 128)
 
@@ -54,15 +54,15 @@ def test_backend_runs_windows_and_predictor_finds_the_discs(proposals_model, sam
         assert backend.task == "proposals" and backend.frame_size == FRAME
         assert backend.input_shape == (6, WINDOW, WINDOW, 3) and backend.batch_size == 6
         windows = np.random.default_rng(0).integers(0, 256, (8, WINDOW, WINDOW, 3), dtype=np.uint8)
-        outputs = backend.infer_outputs(windows)  # 8 windows: one full batch of 6, one padded batch of 2
+        outputs = backend.run({"windows": windows})  # 8 windows: one full batch of 6, one padded batch of 2
         assert outputs["mask_logits"].shape == (8, 16, 16) and outputs["mask_logits"].dtype == np.float32
         assert outputs["scores"].shape == (8,) and outputs["scores"].dtype == np.float32
-        first_six = backend.infer_outputs(windows[:6])
+        first_six = backend.run({"windows": windows[:6]})
         np.testing.assert_allclose(outputs["scores"][:6], first_six["scores"], rtol=0, atol=1e-6)
         with pytest.raises(Exception, match="needs a semantic model"):
             backend.infer(np.zeros((1, *FRAME, 3), np.uint8))
         with pytest.raises(Exception, match="expects uint8 N x 64 x 64 x 3 BGR windows"):
-            backend.infer_outputs(np.zeros((1, 32, 32, 3), np.uint8))
+            backend.run({"windows": np.zeros((1, 32, 32, 3), np.uint8)})
     frame = read_video_frames(sample_video)[0]
     proposals = expected_proposals(onnx_path, frame)
     # every window's disc, none suppressed (neighbouring discs overlap by IoU ~0.06), best first
@@ -178,7 +178,7 @@ def test_tensorrt_backend_runs_the_proposals_contract(proposals_model, tmp_path,
     try:
         assert backend.task == "proposals" and backend.input_shape == (6, WINDOW, WINDOW, 3)
         windows = np.random.default_rng(1).integers(0, 256, (8, WINDOW, WINDOW, 3), dtype=np.uint8)
-        outputs = backend.infer_outputs(windows)
+        outputs = backend.run({"windows": windows})
         assert np.array_equal(outputs["mask_logits"], windows[:, :16, :16, 0].astype(np.float32))
         np.testing.assert_allclose(outputs["scores"], windows.reshape(8, -1).mean(1) / 255, rtol=1e-5)
         assert outputs["scores"].dtype == np.float32

@@ -122,7 +122,7 @@ def assert_recurrent_nodes(proto, op_type: str, expected_count: int) -> None:
 
 @pytest.mark.parametrize("name, kwargs, window, mask_size", PROPOSALS, ids=[p[0] for p in PROPOSALS])
 def test_proposal_model_trains_exports_and_matches_onnxruntime(name, kwargs, window, mask_size):
-    from edgeseg.train.proposals_trainer import proposal_loss
+    from edgeseg.train.tasks.proposals import proposal_loss
 
     torch.manual_seed(0)
     assert get_entry(name).task == "proposals"
@@ -152,7 +152,7 @@ def test_proposal_loss_is_the_deepmask_loss():
     """Zero logits: BCE is ln 2 per pixel and per score; the mask term counts positives only."""
     masks, scores = torch.zeros(2, 4, 4), torch.zeros(2)
     target = torch.ones(2, 4, 4)
-    from edgeseg.train.proposals_trainer import proposal_loss
+    from edgeseg.train.tasks.proposals import proposal_loss
 
     ln2 = float(np.log(2.0))
     both = proposal_loss(masks, scores, target, torch.tensor([1.0, 0.0]))

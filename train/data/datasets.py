@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from edgeseg.datasets import DatasetInfo, SamplePaths, layout_info, layout_samples, read_depth, read_image, read_mask
+from edgeseg.datasets import DatasetInfo, SamplePaths, layout_info, layout_samples, read_frame, read_mask
 from edgeseg.errors import EdgesegError
-from edgeseg.preprocess import depth_to_u8, normalize_image
+from edgeseg.preprocess import normalize_image
 
 from ..config import AugmentConfig, DataConfig
 from .transforms import augment, augment_reference
@@ -93,10 +93,7 @@ def load_split(cfg: DataConfig, split: str, info: DatasetInfo, limit: int = 0,
         paths = paths[:limit]
 
     def decode(pair: SamplePaths) -> tuple[np.ndarray, np.ndarray]:
-        image = read_image(pair.image)
-        if pair.depth is not None:
-            depth = depth_to_u8(read_depth(pair.depth, image.shape), cfg.depth_scale)
-            image = np.dstack([image, depth])
+        image = read_frame(pair, cfg.depth_scale if pair.depth is not None else None)  # rgbd samples have depth
         return image, read_mask(pair.mask, image.shape, info)
 
     if not paths:

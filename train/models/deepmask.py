@@ -16,10 +16,10 @@ centred in the window and an objectness score. As in the paper:
 
 ``forward(x)``: x N x 3 x window x window float (normalised RGB) ->
 ``(mask_logits N x M x M, score_logits N)``, in both training and eval mode.
-Loss: :func:`edgeseg.train.proposals_trainer.proposal_loss` (the paper's
+Loss: :func:`edgeseg.train.tasks.proposals.proposal_loss` (the paper's
 mask logistic loss on positives plus 1/32 of the score logistic loss).
 
-Deployment (``edgeseg export``, :mod:`edgeseg.export.proposals_onnx`): the ONNX
+Deployment (``edgeseg export``, :mod:`edgeseg.export.tasks.proposals`): the ONNX
 takes a batch of K windows (uint8 K x window x window x 3 BGR, cut from a frame
 by :mod:`edgeseg.runtime.proposals`) and returns ``mask_logits`` (K x M x M) and
 ``scores`` (K, the sigmoid of the score logits, applied in the graph);

@@ -1,24 +1,28 @@
-"""Object proposals in ``edgeseg run``: the per-frame predictor and the renderer the pipeline uses.
+"""Object proposals (DeepMask, SharpMask) in the runtime: the per-frame predictor and the renderer.
 
 numpy and OpenCV only. :class:`ProposalPredictor` turns one frame (uint8
 H x W x 3 BGR at the model's frame size) into ``list[Proposal]`` through any
-backend's :meth:`~.backends.base.Backend.infer_outputs`;
+backend's :meth:`~edgeseg.runtime.backends.base.Backend.run`;
 :class:`ProposalRenderer` draws them (outlines and scores) over the frame the
-sinks get, at the source's resolution.
+sinks get, at the source's resolution. Decoding and drawing are in :mod:`..proposals`.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from edgeseg.errors import EdgesegError
+from edgeseg.tasks.proposals import ProposalsTask, cut_windows
 
-from .backends.base import Backend
-from .overlay import put_text
-from .proposals import Proposal, cut_windows, draw_proposals, select_proposals, window_boxes
+from ..backends.base import Backend
+from ..overlay import put_text
+from ..proposals import Proposal, draw_proposals, select_proposals
+from .base import Predictor, Renderer, RuntimeTask
 
 
 @dataclass(frozen=True)
@@ -47,17 +51,16 @@ class ProposalPredictor:
     """
 
     def __init__(self, backend: Backend, options: ProposalOptions | None = None):
-        if backend.task != "proposals":
+        task = backend.model_task
+        if not isinstance(task, ProposalsTask):
             raise EdgesegError(f"{backend.metadata.architecture} is a {backend.task} model, not a proposals model")
         self.backend = backend
         self.options = options or ProposalOptions()
         self.options.validate()
-        window, stride = backend.metadata.window_geometry
-        height, width = backend.frame_size
-        self.boxes = window_boxes(height, width, window, stride)
+        self.boxes = task.boxes(backend.metadata)
 
     def __call__(self, frame: np.ndarray) -> list[Proposal]:
-        outputs = self.backend.infer_outputs(cut_windows(frame, self.boxes))
+        outputs = self.backend.run({self.backend.input_name: cut_windows(frame, self.boxes)})
         o = self.options
         return select_proposals(outputs["mask_logits"], outputs["scores"], self.boxes, frame.shape, top_k=o.top_k,
                                 score_threshold=o.score_threshold, nms_iou=o.nms_iou, mask_threshold=o.mask_threshold)
@@ -100,3 +103,28 @@ class ProposalRenderer:
         if self.mode == "blend" and self.show_fps and fps is not None:
             put_text(out, f"{fps:.1f} FPS", (max(8, width - 110), 24), scale=0.6)
         return out
+
+
+class ProposalsRuntime(RuntimeTask):
+    name = "proposals"
+    models = "proposal models (DeepMask, SharpMask)"
+    flags = {"top_k": "--top-k", "score_threshold": "--score-threshold", "nms_iou": "--nms-iou",
+             "mask_threshold": "--mask-threshold"}
+
+    def predictor(self, backend: Backend, args: argparse.Namespace | None = None) -> Predictor:
+        given = {dest: getattr(args, dest, None) for dest in self.flags}
+        return ProposalPredictor(backend, ProposalOptions(**{k: v for k, v in given.items() if v is not None}))
+
+    def renderer(self, backend: Backend, args: argparse.Namespace, view: str) -> Renderer:
+        if args.legend:
+            raise EdgesegError("--legend lists classes of a semantic model; a proposals model has none (drop --legend)")
+        semantic_only = [flag for flag, used in (("--ignore-class", args.ignore_class),
+                                                  ("--filter linear", args.filter != "point"),
+                                                  ("--view side-by-side", view == "side-by-side")) if used]
+        if semantic_only:
+            raise EdgesegError(f"{', '.join(semantic_only)}: for semantic models; {args.artifact} is a proposals model "
+                               "(views: overlay, mask)")
+        return ProposalRenderer(mode="blend" if view == "overlay" else "none")
+
+    def describe(self, backend: Backend, predictor: Any) -> str:
+        return f"proposals, {len(predictor.boxes)} windows a frame"
