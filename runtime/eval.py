@@ -78,7 +78,7 @@ def evaluate(backend: Backend, data: str | Path, split: str = "val", *, kind: st
     if overlay_dir is not None:
         Path(overlay_dir).mkdir(exist_ok=True)  # the folder, not its parents: those must exist (edgeseg.paths)
     cm = np.zeros((meta.num_classes, meta.num_classes), np.int64)
-    predictions = [] if keep_predictions else None
+    predictions: list[np.ndarray] | None = [] if keep_predictions else None
     started = time.perf_counter()
     depth_scale = frame_depth_scale(meta.input)
     if depth_scale is not None and kind != "rgbd":

@@ -25,11 +25,11 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from edgeseg.atomic import atomic_write_text
 from edgeseg.config import config_to_dict
@@ -132,7 +132,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     try:
         model = build_model(cfg.model.name, task.num_outputs(cfg), **cfg.model.args).to(device)
         if speed.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format (documented, and what it does here); torch's overload stubs omit it.
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     except KeyError as exc:
         raise EdgesegError(f"model.name: {exc.args[0]}") from None
     except TypeError as exc:
@@ -204,7 +205,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         train_set.set_epoch(epoch)
         sampler.set_epoch(epoch)
         # The loader's own generator: nothing it does draws from the global RNG that dropout uses.
-        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
+        # cast: every task's train set is a torch Dataset (TrainDataset, ProposalPatches); the Protocol says what else it has.
+        loader: DataLoader[Any] = DataLoader(cast("Dataset[Any]", train_set), batch_sampler=sampler, num_workers=cfg.num_workers,
                             generator=torch.Generator().manual_seed(cfg.seed + epoch))
         batches = _progress(Prefetcher(loader, speed.prefetch_batches), progress, f"epoch {epoch + 1}/{cfg.epochs}")
         total_loss, seen, local_seen, step = 0.0, 0, 0, 0

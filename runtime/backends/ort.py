@@ -70,6 +70,7 @@ def infer_metadata(session, source: str) -> ModelMetadata:
             f"inferred: missing {'; '.join(problems)}. Export it with 'edgeseg export', or wrap a model of your own with "
             f"'edgeseg import {source} -o model.onnx --classes classes.txt' (docs/own_model.md), which writes both"
         )
+    assert image is not None  # a missing 'image' is one of the problems raised above
     num_classes = 256
     for name in ("logits", "scores"):
         shape = outputs[name].shape if name in outputs else None
