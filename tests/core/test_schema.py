@@ -101,10 +101,12 @@ def test_config_messages():
         build_dataclass(TrainConfig, {"a": 1, "b": 2})
 
 
-PY38 = sorted(Path("/root/.pyenv/versions").glob("3.8.*")) if Path("/root/.pyenv/versions").is_dir() else []
+# JetPack 5's Python 3.8 with numpy (the core's one dependency): the venv `make cuda-matrix` builds
+# (scripts/cuda_python_matrix.py, cu11-py38), which `make test` runs before the tests.
+PY38 = ROOT / ".venv-cuda" / "cu11-py38" / "bin" / "python"
 
 
-@pytest.mark.skipif(not PY38, reason="no Python 3.8 here (JetPack 5's)")
+@pytest.mark.skipif(not PY38.is_file(), reason="no Python 3.8 venv here (make cuda-matrix builds it)")
 def test_metadata_is_read_on_python_3_8():
     """The runtime reads metadata on JetPack 5's Python 3.8: list[str] and X | None annotations included."""
     code = ("import json, sys\nfrom edgeseg.metadata import ModelMetadata\n"
@@ -112,7 +114,7 @@ def test_metadata_is_read_on_python_3_8():
             "assert meta.input.mean == [0.0, 0.0, 0.0] and meta.classes == ['road', 'sky'], meta\n"
             "try:\n    ModelMetadata.from_dict({**json.loads(sys.argv[1]), 'opset': 'x'}, source='m.onnx')\n"
             "except Exception as exc:\n    print(exc)\n")
-    result = subprocess.run([str(PY38[-1] / "bin" / "python"), "-c", code, json.dumps(_metadata())], cwd=ROOT,
+    result = subprocess.run([str(PY38), "-c", code, json.dumps(_metadata())], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "m.onnx: opset: expected int | None, got 'x'"
