@@ -17,7 +17,9 @@ FIX = "re-import it with 'edgeseg import MODEL --classes FILE', which resizes lo
 
 def check_semantic_contract(path: Any, metadata: Any, inputs: dict, outputs: dict) -> None:
     """Raise naming what breaks the contract; ``inputs``/``outputs``: name -> (type name, dims with None for dynamic)."""
-    if metadata.task != "semantic":
+    from edgeseg.tasks import task_of
+
+    if "labels" not in task_of(metadata).output_names:  # the label contract is for tasks that output labels
         return
     if "image" not in inputs:
         raise EdgesegError(f"{path}: no input 'image' (inputs: {', '.join(inputs)}); {FIX}")

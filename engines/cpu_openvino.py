@@ -260,7 +260,9 @@ def build_cpu_openvino(facts, target, out_dir: Path | None = None, *, force: boo
     from .build import BuildResult, _sidecar, _write_with_sidecar
 
     ov = openvino_module()
-    if facts.metadata.task != "semantic":
+    from edgeseg.tasks import task_of
+
+    if "labels" not in task_of(facts.metadata).output_names:  # the gate scores labels
         raise EdgesegError(f"{facts.path} is a {facts.metadata.task} model; the OpenVINO cpu target gates on labels and "
                            "mIoU, so it builds semantic models only: use --backend onnxruntime")
     if eval_data is not None and not Path(eval_data).is_dir():
