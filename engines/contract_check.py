@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg.errors import EdgesegError
+from edgeseg.tasks import task_of
 
 FIX = "re-import it with 'edgeseg import MODEL --classes FILE', which resizes low-resolution logits up before the argmax"
 
 
 def check_semantic_contract(path: Any, metadata: Any, inputs: dict, outputs: dict) -> None:
     """Raise naming what breaks the contract; ``inputs``/``outputs``: name -> (type name, dims with None for dynamic)."""
-    from edgeseg.tasks import task_of
-
     if "labels" not in task_of(metadata).output_names:  # the label contract is for tasks that output labels
         return
     if "image" not in inputs:

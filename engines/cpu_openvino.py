@@ -36,6 +36,7 @@ from edgeseg.cpu_facts import cpu_identity
 from edgeseg.errors import EdgesegError
 from edgeseg.gates import MAX_MIOU_DROP_BY_CLASS
 from edgeseg.sidecar import sidecar_path
+from edgeseg.tasks import task_of
 
 from .cache import build_key, cached_build, key_fields
 
@@ -260,8 +261,6 @@ def build_cpu_openvino(facts, target, out_dir: Path | None = None, *, force: boo
     from .build import BuildResult, _sidecar, _write_with_sidecar
 
     ov = openvino_module()
-    from edgeseg.tasks import task_of
-
     if "labels" not in task_of(facts.metadata).output_names:  # the gate scores labels
         raise EdgesegError(f"{facts.path} is a {facts.metadata.task} model; the OpenVINO cpu target gates on labels and "
                            "mIoU, so it builds semantic models only: use --backend onnxruntime")

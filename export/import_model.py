@@ -42,9 +42,9 @@ from edgeseg.palettes import default_palette
 
 from .contract_graph import InputConvention, logits_nchw, wrap_foreign
 from .foreign import ForeignGraph, foreign_from_module, load_foreign, sniff_format
-from .onnx_from_torch import DEFAULT_OPSET, check_opset, default_parity_images
+from .onnx_from_torch import DEFAULT_OPSET, check_opset
 from .onnx_io import check_model, drop_output, load_onnx, save_onnx, set_metadata, tool_versions
-from .parity import ParityReport, onnx_vs_reference
+from .parity import ParityReport, default_parity_images, onnx_vs_reference
 from .simplify import DEFAULT_SIMPLIFIER, check_simplifier, simplified
 from .tasks.semantic import label_parity_checks
 from .wrapper import POSTPROCESS_SCOPE, PREPROCESS_SCOPE

@@ -49,17 +49,6 @@ log = logging.getLogger("edgeseg.export")
 
 DEFAULT_OPSET = 17  # TensorRT 8.5 (JetPack 5) parses up to opset 17
 MIN_OPSET = 13  # uint8 Cast and ArgMax semantics used by the wrapper; per-channel DequantizeLinear (QAT)
-PARITY_IMAGES_IN_CHECKOUT = "samples/camvid/val"  # the default --parity-images, in the source checkout only
-
-
-def default_parity_images() -> Path:
-    """The checkout's ``samples/camvid/val``, or an error asking for ``--parity-images`` (an installed wheel has none)."""
-    from edgeseg.checkout import checkout_data
-
-    return checkout_data(PARITY_IMAGES_IN_CHECKOUT, "the bundled parity images",
-                         "--parity-images DIR (a folder of images like the ones the model will see)")
-
-
 @dataclass
 class ExportResult:
     """What :func:`export_checkpoint` wrote.
@@ -223,5 +212,5 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
     return ExportResult(output, exported, parity, plan.batch, _output_shapes(graph), qat, used)
 
 
-__all__ = ["DEFAULT_OPSET", "PARITY_IMAGES_IN_CHECKOUT", "default_parity_images", "ExportResult", "check_export_args", "check_input_size",
+__all__ = ["DEFAULT_OPSET", "ExportResult", "check_export_args", "check_input_size",
            "check_opset", "export_checkpoint", "onnx_from_torch", "simplified_onnx"]

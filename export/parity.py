@@ -27,11 +27,22 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgeseg.metadata import ModelMetadata
+
+PARITY_IMAGES_IN_CHECKOUT = "samples/camvid/val"  # the default --parity-images, in the source checkout only
+
+
+def default_parity_images() -> Path:
+    """The checkout's ``samples/camvid/val``, or an error asking for ``--parity-images`` (an installed wheel has none)."""
+    from edgeseg.checkout import checkout_data
+
+    return checkout_data(PARITY_IMAGES_IN_CHECKOUT, "the bundled parity images",
+                         "--parity-images DIR (a folder of images like the ones the model will see)")
 
 Reference = Callable[[np.ndarray], dict[str, np.ndarray]]
 """uint8 inputs (one chunk) -> the outputs they should give, by name."""

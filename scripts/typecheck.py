@@ -21,14 +21,9 @@ ROOT = package_tree.ROOT
 LINE = re.compile(r"^(?P<path>[^:\s]+\.pyi?):\d+(?::\d+)?: error: (?P<message>.*)$")
 
 
-def error_keys(report: str) -> list[tuple[str, str]]:
-    """``(key, full line)`` for every error line of a mypy report."""
-    found = []
-    for line in report.splitlines():
-        match = LINE.match(line)
-        if match:
-            found.append((f"{match['path']}: {match['message']}", line))
-    return found
+def error_lines(report: str) -> list[str]:
+    """The error lines of a mypy report."""
+    return [line for line in report.splitlines() if LINE.match(line)]
 
 
 def main() -> int:
@@ -40,7 +35,7 @@ def main() -> int:
     if status == 2:  # mypy itself failed (bad config, crash)
         print(report + package_tree.source_path(stderr, ROOT), file=sys.stderr)
         return 2
-    errors = [line for _, line in error_keys(report)]
+    errors = error_lines(report)
     for line in errors:
         print(line)
     checked = re.search(r"(?:checked|in) (\d+) source files?", stdout)

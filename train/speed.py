@@ -124,7 +124,8 @@ def _prefetch(cfg: TrainConfig, device: torch.device, threads: int) -> tuple[int
     return 0, f"prefetch auto: off (no core beyond the {threads} intra-op thread(s))"
 
 
-def _fused_optimizer(cfg: TrainConfig, device: torch.device) -> tuple[bool, str]:
+def fused_optimizer_choice(cfg: TrainConfig, device: torch.device) -> tuple[bool, str]:
+    """(use the fused optimizer, why) for ``cfg.fused_optimizer`` on ``device``."""
     if cfg.fused_optimizer != "auto":
         return bool(cfg.fused_optimizer), f"fused_optimizer = {str(cfg.fused_optimizer).lower()}"
     if device.type in ("cpu", "cuda"):
@@ -148,7 +149,7 @@ def plan_speed(cfg: TrainConfig, device: torch.device) -> SpeedPlan:
     channels_last, cl_reason = _channels_last(cfg, device)
     threads = cfg.threads if cfg.threads > 0 else torch.get_num_threads()
     prefetch, prefetch_reason = _prefetch(cfg, device, threads)
-    fused, fused_reason = _fused_optimizer(cfg, device)
+    fused, fused_reason = fused_optimizer_choice(cfg, device)
     compile_reason = ("compile = true (torch.compile of forward + loss, static shapes)" if cfg.compile else "compile = false: eager")
     return SpeedPlan(
         compile=cfg.compile, autocast_dtype=dtype, grad_scaler=dtype == "fp16", channels_last=channels_last,

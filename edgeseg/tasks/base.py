@@ -40,7 +40,7 @@ class TensorSpec:
     Attributes:
         name: the graph's (or engine's) tensor name.
         dtype: the contract's numpy dtype name (``uint8``, ``float32``); what
-            :meth:`Task.finish_outputs` hands to callers.
+            a backend hands to callers (:meth:`Task.output_dtypes`).
         shape: sizes after the batch axis; None where the metadata does not fix one.
         also: other dtypes a backend may find (``int32`` labels of TensorRT
             8.x exports, ``float16`` outputs of an FP16 variant), converted to
@@ -87,9 +87,6 @@ class Task(ABC):
         """(H, W) the runtime resizes frames to (the metadata's ``input`` size)."""
         return meta.input.height, meta.input.width
 
-    def spec_of(self, meta: ModelMetadata, name: str) -> TensorSpec | None:
-        return next((s for s in self.output_specs(meta) if s.name == name), None)
-
     def check_io(self, source: str, meta: ModelMetadata, inputs: Mapping[str, tuple[str, Dims]],
                  outputs: Mapping[str, tuple[str, Dims]]) -> None:
         """Raise naming what a loaded model's I/O lacks against this task's contract.
@@ -124,10 +121,6 @@ class Task(ABC):
         """The error for a model without this task's input (a task may word it for its own users)."""
         return f"{source}: no input named {self.input_name!r} (inputs: {list(inputs)}); not an edgeseg model"
 
-    def finish_outputs(self, meta: ModelMetadata, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The outputs in the contract's dtypes (copies only where a dtype changes)."""
-        for name, value in outputs.items():
-            spec = self.spec_of(meta, name)
-            if spec is not None and value.dtype != np.dtype(spec.dtype):
-                outputs[name] = value.astype(spec.dtype)
-        return outputs
+    def output_dtypes(self, meta: ModelMetadata) -> dict[str, np.dtype]:
+        """Each output's contract dtype by name: what callers get, whatever the file computes in."""
+        return {spec.name: np.dtype(spec.dtype) for spec in self.output_specs(meta)}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from edgeseg.tasks import get_task
-
 from .base import ExportPlan, ExportTask, ParityInputs
 from .proposals import ProposalsExport
 from .semantic import SemanticExport
@@ -15,14 +13,10 @@ EXPORT_TASKS: dict[str, ExportTask] = {
 
 
 def export_task(architecture: str) -> ExportTask:
-    """The export part of the task of registry architecture ``architecture`` (its ``ModelEntry.task``).
+    """The export part of the task of registry architecture ``architecture`` (:func:`edgeseg.train.tasks.task_name`)."""
+    from edgeseg.train.tasks import task_name
 
-    Raises:
-        KeyError: unknown architecture (the message lists the valid names).
-    """
-    from edgeseg.train.models import get_entry
-
-    return EXPORT_TASKS[get_task(get_entry(architecture).task).name]
+    return EXPORT_TASKS[task_name(architecture)]
 
 
 __all__ = ["EXPORT_TASKS", "ExportPlan", "ExportTask", "ParityInputs", "export_task"]

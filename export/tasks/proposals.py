@@ -37,10 +37,9 @@ from edgeseg.metadata import ModelMetadata
 from edgeseg.tasks import TASKS
 from edgeseg.tasks.proposals import cut_windows, window_boxes
 
-from ..parity import Agree, Close, OutputCheck
+from ..parity import Agree, Close, OutputCheck, default_parity_images
 from ..tolerances import PROPOSALS_MASK_AGREEMENT, PROPOSALS_MASK_LOGITS_ATOL, PROPOSALS_SCORES_ATOL
 from .base import ExportPlan, ExportTask, ParityInputs
-from .semantic import default_parity_images
 
 if TYPE_CHECKING:
     from torch import nn

@@ -13,7 +13,7 @@ from edgeseg.images import load_image_folder
 from edgeseg.metadata import ModelMetadata
 from edgeseg.tasks import TASKS
 
-from ..parity import Agree, Close, OutputCheck
+from ..parity import Agree, Close, OutputCheck, default_parity_images
 from ..tolerances import FP32_LABEL_AGREEMENT, FP32_LOGITS_ATOL, FP32_LOGITS_MAX_OUTLIERS, QAT_LABEL_AGREEMENT
 from .base import ExportPlan, ExportTask, ParityInputs
 
@@ -34,13 +34,6 @@ def check_input_size(height: int, width: int, multiple: int, architecture: str) 
                 f"{name} {value} is not a positive multiple of {multiple}, which architecture '{architecture}' "
                 f"needs for H and W; use --{name} {lower} or {lower + multiple}"
             )
-
-
-def default_parity_images() -> Any:
-    """The bundled ``samples/camvid/val``, or an error asking for ``--parity-images``."""
-    from ..onnx_from_torch import default_parity_images as bundled
-
-    return bundled()
 
 
 def label_parity_checks(qat: bool = False) -> tuple[OutputCheck, ...]:

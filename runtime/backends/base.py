@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -106,8 +107,19 @@ class Backend(ABC):
             parts.append({name: value[:real] for name, value in self._run({self.input_name: chunk}, names).items()})
         return self._finish({name: np.concatenate([part[name] for part in parts]) for name in names})
 
+    @cached_property
+    def _contract_dtypes(self) -> dict[str, np.dtype]:
+        # Read once: a loaded backend's metadata never changes, and run() is on the per-frame path.
+        return self.model_task.output_dtypes(self.metadata)
+
     def _finish(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self.model_task.finish_outputs(self.metadata, outputs)
+        """The outputs in the contract's dtypes (copies only where a dtype changes)."""
+        dtypes = self._contract_dtypes
+        for name, value in outputs.items():
+            want = dtypes.get(name)
+            if want is not None and value.dtype != want:
+                outputs[name] = value.astype(want)
+        return outputs
 
     @abstractmethod
     def _run(self, feed: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:

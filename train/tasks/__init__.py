@@ -15,13 +15,18 @@ TRAIN_TASKS: dict[str, TrainTask] = {
 }
 
 
-def train_task(architecture: str) -> TrainTask:
-    """The training part of the task of registry architecture ``architecture`` (its ``ModelEntry.task``).
+def task_name(architecture: str) -> str:
+    """The task of registry architecture ``architecture`` (its ``ModelEntry.task``), checked against :data:`TASKS`.
 
     Raises:
         KeyError: unknown architecture (the message lists the valid names).
     """
-    return TRAIN_TASKS[get_task(get_entry(architecture).task).name]
+    return get_task(get_entry(architecture).task).name
 
 
-__all__ = ["TRAIN_TASKS", "TaskRun", "TrainTask", "input_spec_from_config", "train_task"]
+def train_task(architecture: str) -> TrainTask:
+    """The training part of the task of registry architecture ``architecture``."""
+    return TRAIN_TASKS[task_name(architecture)]
+
+
+__all__ = ["TRAIN_TASKS", "TaskRun", "TrainTask", "input_spec_from_config", "task_name", "train_task"]

@@ -43,7 +43,7 @@ from ..data.instances import Instance, instances_from_semantic, read_coco_instan
 from ..data.proposal_patches import ProposalPatches
 from ..distributed import DistContext
 from ..models import get_entry
-from ..speed import SpeedPlan, plan_speed
+from ..speed import SpeedPlan, fused_optimizer_choice, plan_speed
 from .base import TaskRun, TrainTask, input_spec_from_config
 
 log = logging.getLogger("edgeseg.train")
@@ -164,11 +164,11 @@ class ProposalsTraining(TrainTask):
 
     def speed(self, cfg: TrainConfig, device: torch.device) -> SpeedPlan:
         plan = plan_speed(cfg, device)  # threads and the fused optimizer as for any model
+        _, fused_reason = fused_optimizer_choice(cfg, device)
         return replace(plan, compile=False, autocast_dtype=None, grad_scaler=False, channels_last=False,
                        prefetch_batches=0,
                        reasons=("proposal models train eagerly in FP32 (compile, autocast and channels-last are "
-                                f"not measured for them); {plan.threads} intra-op thread(s)",
-                                *(r for r in plan.reasons if r.startswith("fused_optimizer"))))
+                                f"not measured for them); {plan.threads} intra-op thread(s)", fused_reason))
 
     def num_outputs(self, cfg: TrainConfig) -> int:
         return 1
