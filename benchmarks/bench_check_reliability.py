@@ -1,22 +1,25 @@
 """How reliable is `edgeseg bench --check`? False alarms and detection power, measured.
 
-Exports the committed ENet at 176x240 (the reference; a quarter of CamVid's
-pixels keeps 20 trials of every variant within minutes) and at wider inputs
-(more pixels, so slower by a known-ish amount), then runs cycles of
-``A, B1, B2, ...`` single-stream measurements with the default timing plan.
-Trial i compares:
+Exports the committed ENet at a base input size (the reference) and at
+larger ones (more pixels, so slower by an amount measured here, not assumed),
+then runs ``--trials`` trials of the two decisions ``bench --check`` can make:
 
-- A_{i+1} against A_i as baseline: a regression reported here is a false alarm;
-- B_k,i against A_i: a regression reported here is a detection.
+- ``reference`` (the default of ``--check`` for a baseline saved with its
+  reference copy): per trial, the decision of the same interleaved
+  measurement ``bench --check`` runs (``time_pair`` then ``decide_against_reference``,
+  the default timing plan): the reference against a *copy* of itself (a
+  regression reported here is a false alarm) and against each slower variant
+  (a detection). The true slowdown of a variant is the median of all its
+  paired ratios.
+- ``recorded`` (``--no-reference``, or an old baseline): cycles of separate
+  single-stream runs ``A, B1, B2, ...``; trial i compares A_{i+1} against
+  A_i (false alarm) and B_k,i against A_i (detection), with the recorded-latency
+  decision.
 
-The true slowdown of each B_k is estimated from all its runs against all of
-A's (ratio of pooled medians).
+Usage::
 
-With ``--interleaved-width W`` it also measures ``edgeseg bench --against``'s
-decision (interleaved A/B trials, paired ratio): per trial, A against A (a
-regression here is a false alarm) and the W-wide variant against A. Usage::
-
-    python benchmarks/bench_check_reliability.py [--trials 20] [--json out.json]
+    python benchmarks/bench_check_reliability.py --backend openvino --base 240x320 --variants 240x336 248x320 \\
+        [--trials 20] [--mode reference|recorded|both] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,110 +38,168 @@ import numpy as np
 
 from edgeseg.runtime.backends import open_backend
 from edgeseg.runtime.bench import environment
+from edgeseg.runtime.bench.check import decide_against_reference
 from edgeseg.runtime.bench.command import check_against_baseline, measure_artifact, result_from_samples
-from edgeseg.runtime.bench.measure import TimingPlan, synthetic_frames, time_interleaved
-from edgeseg.runtime.bench.stats import DEFAULT_BLOCKS, decide, paired_bootstrap_ratio
+from edgeseg.runtime.bench.measure import TimingPlan
+from edgeseg.runtime.bench.paired import time_pair
+from edgeseg.runtime.bench.stats import DEFAULT_BLOCKS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-BASE_HEIGHT, BASE_WIDTH = 176, 240
+def shape(text: str) -> tuple[int, int]:
+    height, width = (int(v) for v in text.lower().split("x"))
+    if height % 8 or width % 8:
+        raise argparse.ArgumentTypeError(f"{text}: ENet needs height and width divisible by 8")
+    return height, width
 
 
-def export(width: int, out: Path) -> Path:
-    path = out / f"enet_{BASE_HEIGHT}x{width}.onnx"
+def name(hw: tuple[int, int]) -> str:
+    return f"{hw[0]}x{hw[1]}"
+
+
+def export(hw: tuple[int, int], out: Path) -> Path:
+    path = out / f"enet_{name(hw)}.onnx"
     subprocess.run([sys.executable, "-m", "edgeseg", "export", str(ROOT / "models" / "camvid_enet.pt"), "-o", str(path),
-                    "--height", str(BASE_HEIGHT), "--width", str(width), "--parity-count", "1"], check=True,
+                    "--height", str(hw[0]), "--width", str(hw[1]), "--parity-count", "1"], check=True,
                    capture_output=True)
     return path
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--widths", type=int, nargs="+", default=[248, 256, 264, 272],
-                        help=f"widths of the slower variants (the reference is {BASE_WIDTH}; height {BASE_HEIGHT})")
-    parser.add_argument("--tolerance", type=float, default=0.05)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--backend", default="onnxruntime", help="onnxruntime (default) or openvino (f32)")
-    parser.add_argument("--interleaved-width", type=int, default=0,
-                        help="also measure the interleaved A/B decision against this variant (0: skip)")
-    parser.add_argument("--json")
-    parser.add_argument("--reanalyze", metavar="JSON",
-                        help="decide again on the latencies a previous run saved with --json (no measuring)")
-    args = parser.parse_args()
-    plan = TimingPlan()  # the CLI defaults
-    if args.reanalyze:
-        saved = json.loads(Path(args.reanalyze).read_text())
-        runs = [[{"latencies_ms": r["latencies_ms"], "scenario": "single-stream", "environment": {},
-                  "latency_ms": {}} for r in variant] for variant in saved["runs"]]
-        analyze(runs, saved["widths"], saved["trials"], args.tolerance, saved["seconds_per_default_run"], plan)
-        return 0
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [export(w, Path(tmp)) for w in [BASE_WIDTH, *args.widths]]
-        backends = [open_backend(p, args.backend, threads=args.threads) for p in paths]
-        env = environment.collect(args.backend, backends[0].providers, args.threads)
-        runs: list[list[dict]] = [[] for _ in backends]
-        started = time.perf_counter()
-        for cycle in range(args.trials + 1):
-            for k, (path, backend) in enumerate(zip(paths, backends)):
-                samples = measure_artifact(backend, "single-stream", plan)
-                runs[k].append(result_from_samples(samples, "single-stream", path, plan, DEFAULT_BLOCKS, env))
-            print(f"cycle {cycle + 1}/{args.trials + 1} done ({time.perf_counter() - started:.0f} s)", flush=True)
-        run_seconds = np.mean([r["latency_ms"]["count"] * r["latency_ms"]["mean"] / 1000 for r in runs[0]]) + plan.warmup_s
-        interleaved = None
-        if args.interleaved_width:
-            b_index = [BASE_WIDTH, *args.widths].index(args.interleaved_width)
-            interleaved = {"aa": 0, "ab": 0, "ratios_ab": []}
-            for _ in range(args.trials):
-                for key, other in (("aa", backends[0]), ("ab", backends[b_index])):
-                    a_trials, b_trials = time_interleaved(
-                        backends[0].infer, other.infer, synthetic_frames((1, *backends[0].input_shape[1:])),
-                        synthetic_frames((1, *other.input_shape[1:])), plan, 20)
-                    est = paired_bootstrap_ratio([np.median(t) for t in a_trials], [np.median(t) for t in b_trials])
-                    interleaved[key] += int(decide(est, args.tolerance).regression)
-                    if key == "ab":
-                        interleaved["ratios_ab"].append(est.ratio)
-
-    report = analyze(runs, args.widths, args.trials, args.tolerance, run_seconds, plan)
-    report["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    print(f"load average before {load_before[0]:.2f}, after {report['load_average']['after'][0]:.2f} "
-          f"({os.cpu_count()} logical CPUs)")
-    if interleaved is not None:
-        report["interleaved"] = {"width": args.interleaved_width, "false_alarms": interleaved["aa"],
-                                 "detected": interleaved["ab"], "median_ratio": float(np.median(interleaved["ratios_ab"]))}
-        print(f"\ninterleaved A/B (--against), {args.trials} trials: A vs A {interleaved['aa']}/{args.trials} false alarms; "
-              f"{args.interleaved_width}x{BASE_HEIGHT} vs A (median ratio {np.median(interleaved['ratios_ab']):.3f}) "
-              f"detected {interleaved['ab']}/{args.trials}")
-    if args.json:
-        report["runs"] = [[{"latencies_ms": r["latencies_ms"]} for r in variant] for variant in runs]
-        report["widths"] = args.widths
-        Path(args.json).write_text(json.dumps(report) + "\n")
-    return 0
+def reference_mode(paths: list[Path], variants: list[tuple[int, int]], base: tuple[int, int], args, plan) -> dict:
+    """Trials of the interleaved decision, reference vs its copy and vs each variant."""
+    copy = paths[0].with_name("copy_" + paths[0].name)
+    shutil.copyfile(paths[0], copy)
+    backends = [open_backend(p, args.backend, threads=args.threads) for p in [paths[0], copy, *paths[1:]]]
+    fake_baseline = {"latency_ms": {"p50": 1.0}}  # only its recorded p50 is read, for the drift line
+    false_alarms, detected = 0, [0] * len(variants)
+    ratios: list[list[float]] = [[] for _ in range(len(variants) + 1)]
+    # per check: the per-trial medians and 25th percentiles of both sides, to decide again with --reanalyze
+    saved: list[list[dict]] = [[] for _ in range(len(variants) + 1)]
+    started = time.perf_counter()
+    for trial in range(args.trials):
+        for k, other in enumerate(backends[1:]):
+            paired = time_pair(backends[0], other, plan, DEFAULT_BLOCKS)
+            check = decide_against_reference(paired, fake_baseline, paths[0], tolerance=args.tolerance, diffs=[])
+            ratios[k].extend((np.array(paired.b_medians) / np.array(paired.a_medians)).tolist())
+            saved[k].append({"a_median": paired.a_medians, "b_median": paired.b_medians,
+                             "a_q25": paired.a_statistics(0.25), "b_q25": paired.b_statistics(0.25)})
+            if k == 0:
+                false_alarms += int(check["regression"])
+            else:
+                detected[k - 1] += int(check["regression"])
+        print(f"trial {trial + 1}/{args.trials} ({time.perf_counter() - started:.0f} s): false alarms {false_alarms}, "
+              f"detected {detected}", flush=True)
+    seconds_per_check = (time.perf_counter() - started) / (args.trials * (len(variants) + 1))
+    report = {"trials": args.trials, "tolerance": args.tolerance, "false_alarms": false_alarms,
+              "seconds_per_check": seconds_per_check, "same_pair_ratio_std": float(np.std(ratios[0])),
+              "variants": [], "checks": saved}
+    print(f"\n`bench --check` with a reference copy (interleaved, {DEFAULT_BLOCKS} trials, about "
+          f"{seconds_per_check:.1f} s a check)")
+    print("| comparison | true slowdown (median paired ratio) | regressions reported |\n| --- | --- | --- |")
+    print(f"| {name(base)} against a copy of itself (false alarms) | {np.median(ratios[0]) - 1:+.1%} | "
+          f"{false_alarms}/{args.trials} |")
+    for k, hw in enumerate(variants, start=1):
+        slowdown = float(np.median(ratios[k]) - 1)
+        pixels = hw[0] * hw[1] / (base[0] * base[1])
+        report["variants"].append({"shape": name(hw), "pixels_ratio": pixels, "slowdown": slowdown,
+                                   "detected": detected[k - 1]})
+        print(f"| {name(hw)} ({pixels - 1:+.1%} pixels) | {slowdown:+.1%} | {detected[k - 1]}/{args.trials} |")
+    return report
 
 
-def analyze(runs: list[list[dict]], widths: list[int], trials: int, tolerance: float, run_seconds: float,
-            plan: TimingPlan) -> dict:
-    """False alarms (A_{i+1} vs A_i) and detections (B_k,i vs A_i) with the current decision of ``bench --check``."""
+def recorded_mode(paths: list[Path], variants: list[tuple[int, int]], base: tuple[int, int], args, plan) -> dict:
+    """Cycles of separate runs; decisions against the previous cycle's recorded latencies."""
+    backends = [open_backend(p, args.backend, threads=args.threads) for p in paths]
+    env = environment.collect(args.backend, backends[0].providers, args.threads)
+    runs: list[list[dict]] = [[] for _ in backends]
+    started = time.perf_counter()
+    for cycle in range(args.trials + 1):
+        for k, (path, backend) in enumerate(zip(paths, backends)):
+            samples = measure_artifact(backend, "single-stream", plan)
+            runs[k].append(result_from_samples(samples, "single-stream", path, plan, DEFAULT_BLOCKS, env))
+        print(f"cycle {cycle + 1}/{args.trials + 1} done ({time.perf_counter() - started:.0f} s)", flush=True)
+    report = analyze_recorded(runs, variants, base, args.trials, args.tolerance)
+    report["runs"] = [[{"latencies_ms": r["latencies_ms"]} for r in variant] for variant in runs]
+    return report
+
+
+def analyze_recorded(runs: list[list[dict]], variants: list[tuple[int, int]], base: tuple[int, int], trials: int,
+                     tolerance: float) -> dict:
+    """False alarms (A_{i+1} vs A_i) and detections (B_k,i vs A_i) with the recorded-latency decision."""
     def check(current, baseline) -> bool:
         return check_against_baseline(current, baseline, tolerance=tolerance, confidence=0.99,
                                       compare_anyway=True)["regression"]
 
     false_alarms = sum(check(runs[0][i + 1], runs[0][i]) for i in range(trials))
     a_pooled = np.median(np.concatenate([r["latencies_ms"] for r in runs[0]]))
-    report = {"trials": trials, "tolerance": tolerance, "false_alarms": int(false_alarms),
-              "seconds_per_default_run": float(run_seconds), "variants": []}
-    print(f"\nsame artifact against itself: {false_alarms}/{trials} false alarms")
-    print(f"default run: about {run_seconds:.1f} s (warm-up {plan.warmup_s} s + >= {plan.min_time_s} s and >= {plan.min_iters} calls)")
-    print("| variant | true slowdown (pooled medians) | detected |\n| --- | --- | --- |")
-    for k, w in enumerate(widths, start=1):
+    report = {"trials": trials, "tolerance": tolerance, "false_alarms": int(false_alarms), "variants": []}
+    print(f"\n`bench --check --no-reference` (separate runs against recorded latencies)")
+    print("| comparison | true slowdown (pooled medians) | regressions reported |\n| --- | --- | --- |")
+    print(f"| {name(base)} against its previous run (false alarms) | - | {false_alarms}/{trials} |")
+    for k, hw in enumerate(variants, start=1):
         detected = sum(check(runs[k][i], runs[0][i]) for i in range(trials))
         slowdown = np.median(np.concatenate([r["latencies_ms"] for r in runs[k]])) / a_pooled - 1
-        report["variants"].append({"width": w, "pixels_ratio": w / BASE_WIDTH, "slowdown": float(slowdown),
+        pixels = hw[0] * hw[1] / (base[0] * base[1])
+        report["variants"].append({"shape": name(hw), "pixels_ratio": pixels, "slowdown": float(slowdown),
                                    "detected": int(detected)})
-        print(f"| {w}x{BASE_HEIGHT} ({w / BASE_WIDTH - 1:+.1%} pixels) | {slowdown:+.1%} | {detected}/{trials} |")
+        print(f"| {name(hw)} ({pixels - 1:+.1%} pixels) | {slowdown:+.1%} | {detected}/{trials} |")
     return report
+
+
+def reanalyze_reference(saved: dict, tolerance: float) -> None:
+    """The reference mode's decisions again, with the per-trial median and with the 25th percentile."""
+    from edgeseg.runtime.bench.stats import decide, paired_bootstrap_ratio
+
+    labels = ["itself (false alarms)"] + [v["shape"] for v in saved["variants"]]
+    print("| comparison | regressions, per-trial median | regressions, per-trial 25th percentile |\n| --- | --- | --- |")
+    for label, checks in zip(labels, saved["checks"]):
+        counts = [sum(decide(paired_bootstrap_ratio(c[f"a_{stat}"], c[f"b_{stat}"]), tolerance).regression
+                      for c in checks) for stat in ("median", "q25")]
+        print(f"| {label} | {counts[0]}/{len(checks)} | {counts[1]}/{len(checks)} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--base", type=shape, default=(240, 320), help="the reference's input, HxW (default 240x320)")
+    parser.add_argument("--variants", type=shape, nargs="+", default=[(240, 336), (248, 320)],
+                        help="the slower variants, HxW (default 240x336: +5.0 %% pixels; 248x320: +3.3 %%)")
+    parser.add_argument("--mode", choices=["reference", "recorded", "both"], default="reference")
+    parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--backend", default="openvino", help="openvino (default, f32) or onnxruntime")
+    parser.add_argument("--json")
+    parser.add_argument("--reanalyze", metavar="JSON",
+                        help="decide the recorded mode again on the latencies a previous run saved (no measuring)")
+    args = parser.parse_args()
+    if args.reanalyze:
+        report = json.loads(Path(args.reanalyze).read_text())
+        if "checks" in report.get("reference", {}):
+            reanalyze_reference(report["reference"], args.tolerance)
+        if "recorded" not in report:
+            return 0
+        saved = report["recorded"]
+        runs = [[{"latencies_ms": r["latencies_ms"], "scenario": "single-stream", "environment": {},
+                  "latency_ms": {}} for r in variant] for variant in saved["runs"]]
+        variants = [shape(v["shape"]) for v in saved["variants"]]
+        analyze_recorded(runs, variants, shape(saved["base"]), saved["trials"], args.tolerance)
+        return 0
+    plan = TimingPlan()  # the CLI defaults
+    report: dict = {"base": name(args.base), "backend": args.backend, "threads": args.threads,
+                    "load_average_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [export(hw, Path(tmp)) for hw in [args.base, *args.variants]]
+        if args.mode in ("reference", "both"):
+            report["reference"] = reference_mode(paths, args.variants, args.base, args, plan)
+        if args.mode in ("recorded", "both"):
+            report["recorded"] = {**recorded_mode(paths, args.variants, args.base, args, plan), "base": name(args.base)}
+    report["load_average_after"] = os.getloadavg()
+    print(f"load average before {report['load_average_before'][0]:.2f}, after {report['load_average_after'][0]:.2f} "
+          f"({os.cpu_count()} logical CPUs)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

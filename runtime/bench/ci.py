@@ -11,7 +11,9 @@ recorded on the CI runner itself) in a folder and add to your tests::
         check_baseline(baseline)
 
 Each baseline becomes a test case that re-measures its artifact with the
-baseline's own timing plan and backend. A baseline from another environment
+baseline's own timing plan and backend: in interleaved trials with the
+baseline's reference copy where it has one (``--save-baseline`` keeps it),
+which cancels the machine's drift between runs. A baseline from another environment
 (other GPU, driver, TensorRT, power mode, ...) is skipped with the
 differences as the reason; a regression fails with the ratio and its
 confidence interval in the message.
@@ -27,9 +29,12 @@ from edgeseg.errors import EdgesegError
 
 from ..backends import open_backend
 from . import environment
+from .check import decide_against_reference
 from .command import check_against_baseline, load_result, measure_artifact, result_from_samples
 from .measure import TimingPlan
+from .paired import time_pair
 from .preflight import resolve_baseline_artifact
+from .reference import find_reference
 
 
 def baseline_params(folder: str | os.PathLike) -> list:
@@ -42,24 +47,50 @@ def baseline_params(folder: str | os.PathLike) -> list:
     return [pytest.param(p, id=p.stem) for p in paths]
 
 
-def rerun(baseline_path: Path, baseline: dict[str, Any]) -> dict[str, Any]:
-    """Measure the baseline's artifact again with the baseline's plan, backend and threads."""
+def _plan_of(baseline: dict[str, Any]) -> tuple[TimingPlan, int]:
     plan_data = dict(baseline.get("plan", {}))
     blocks = int(plan_data.pop("blocks", 20))
-    plan = TimingPlan(**{k: v for k, v in plan_data.items() if k in TimingPlan.__dataclass_fields__})
-    env_before = baseline["environment"]
+    return TimingPlan(**{k: v for k, v in plan_data.items() if k in TimingPlan.__dataclass_fields__}), blocks
+
+
+def _artifact_of(baseline_path: Path, baseline: dict[str, Any]) -> Path:
     artifact = resolve_baseline_artifact(baseline_path, baseline["artifact"])
     if not artifact.is_file():
         raise EdgesegError(f"{baseline_path}: its artifact {baseline['artifact']} is not at {artifact} (paths are "
                            "relative to the baseline file); rebuild it there or re-record the baseline")
+    return artifact
+
+
+def _backend_of(baseline: dict[str, Any]) -> tuple[str, int]:
+    env_before = baseline["environment"]
     backend_name = {"onnxruntime": "onnxruntime", "openvino": "openvino", "tensorrt": "tensorrt",
                     "torch": "torch"}.get(env_before.get("backend"), "auto")
-    threads = int(env_before.get("threads") or 0)
+    return backend_name, int(env_before.get("threads") or 0)
+
+
+def rerun(baseline_path: Path, baseline: dict[str, Any]) -> dict[str, Any]:
+    """Measure the baseline's artifact again with the baseline's plan, backend and threads."""
+    plan, blocks = _plan_of(baseline)
+    artifact = _artifact_of(baseline_path, baseline)
+    backend_name, threads = _backend_of(baseline)
+    env_before = baseline["environment"]
     with open_backend(artifact, backend_name, threads=threads) as backend:
         env = environment.collect(backend.name, getattr(backend, "providers", None), threads, env_before.get("engine_key"))
         samples = measure_artifact(backend, baseline["scenario"], plan, baseline.get("images_per_call", 0)
                                    if baseline["scenario"] == "offline" else 0)
     return result_from_samples(samples, baseline["scenario"], artifact, plan, blocks, env)
+
+
+def rerun_against_reference(baseline_path: Path, baseline: dict[str, Any], reference: Path, *, tolerance: float,
+                            confidence: float) -> dict[str, Any]:
+    """Interleaved trials of the reference copy and the current artifact; the decision as a dict."""
+    plan, blocks = _plan_of(baseline)
+    artifact = _artifact_of(baseline_path, baseline)
+    backend_name, threads = _backend_of(baseline)
+    with open_backend(reference, backend_name, threads=threads) as reference_backend, \
+            open_backend(artifact, backend_name, threads=threads) as backend:
+        paired = time_pair(reference_backend, backend, plan, blocks, confidence)
+    return decide_against_reference(paired, baseline, reference, tolerance=tolerance, diffs=[])
 
 
 def check_baseline(baseline_path: str | os.PathLike, tolerance: float | None = None, confidence: float = 0.99) -> dict[str, Any]:
@@ -74,9 +105,13 @@ def check_baseline(baseline_path: str | os.PathLike, tolerance: float | None = N
     if diffs:
         pytest.skip(f"{path.name} was recorded on another environment: " + "; ".join(diffs))
     tol = tolerance if tolerance is not None else float(os.environ.get("EDGESEG_BENCH_TOLERANCE", "0.05"))
-    result = rerun(path, baseline)
-    check = check_against_baseline(result, baseline, tolerance=tol, confidence=confidence, compare_anyway=False,
-                                   source=str(path))
+    reference, _ = find_reference(path, baseline) if baseline["scenario"] == "single-stream" else (None, "")
+    if reference is not None:
+        check = rerun_against_reference(path, baseline, reference, tolerance=tol, confidence=confidence)
+    else:
+        result = rerun(path, baseline)
+        check = check_against_baseline(result, baseline, tolerance=tol, confidence=confidence, compare_anyway=False,
+                                       source=str(path))
     if check["regression"]:
-        pytest.fail(f"{path.name}: {check['reason']}", pytrace=False)
+        pytest.fail(f"{path.name}: {check['reason']} [{check['mode']}]", pytrace=False)
     return check

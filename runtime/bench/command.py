@@ -28,17 +28,12 @@ from edgeseg.jsonfile import read_json
 from ..backend_flags import check_backend_flags
 from ..backends import open_backend
 from . import environment
-from .measure import Samples, TimingPlan, synthetic_frames, time_calls, time_interleaved
+from .check import decide_against_reference, refuse_other_environment
+from .measure import Samples, TimingPlan, synthetic_frames, time_calls
+from .paired import PairedTiming, time_pair
 from .preflight import baseline_artifact_field, check_flags_against_baseline, check_outputs
-from .stats import (
-    DEFAULT_BLOCKS,
-    block_medians,
-    block_statistics,
-    bootstrap_ratio,
-    decide,
-    paired_bootstrap_ratio,
-    summarize,
-)
+from .reference import find_reference, save_reference
+from .stats import DEFAULT_BLOCKS, block_medians, block_statistics, bootstrap_ratio, decide, summarize
 
 log = logging.getLogger("edgeseg.bench")
 SCENARIOS = ("single-stream", "offline", "pipeline")
@@ -102,12 +97,7 @@ def check_against_baseline(result: dict[str, Any], baseline: dict[str, Any], *, 
     """The decision of ``result`` against ``baseline`` as a dict; refuses a different environment."""
     if baseline["scenario"] != result["scenario"]:
         raise EdgesegError(f"{source} is a {baseline['scenario']} result; this run is {result['scenario']}")
-    diffs = environment.differences(baseline["environment"], result["environment"])
-    if diffs and not compare_anyway:
-        raise EdgesegError(
-            f"{source} was recorded on a different environment; refusing to compare:\n  " + "\n  ".join(diffs)
-            + "\nrecord a baseline on this machine (--save-baseline), or pass --compare-anyway"
-        )
+    diffs = refuse_other_environment(baseline, result["environment"], compare_anyway=compare_anyway, source=source)
     if baseline.get("latencies_ms") and result.get("latencies_ms"):  # the statistic from the raw latencies of both
         blocks = int(baseline.get("plan", {}).get("blocks", DEFAULT_BLOCKS))
         reference, current = (block_statistics(r["latencies_ms"], blocks) for r in (baseline, result))
@@ -115,7 +105,7 @@ def check_against_baseline(result: dict[str, Any], baseline: dict[str, Any], *, 
         reference, current = baseline["block_medians_ms"], result["block_medians_ms"]
     estimate = bootstrap_ratio(reference, current, confidence=confidence)
     decision = decide(estimate, tolerance)
-    return {**decision.to_dict(), "environment_differences": diffs}
+    return {**decision.to_dict(), "mode": "against the recorded latencies", "environment_differences": diffs}
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -134,7 +124,16 @@ def run_bench(args: argparse.Namespace) -> int:
         if args.against:
             return _run_against(args, backend, plan, env)
         extra: dict[str, Any] = {}
-        if args.scenario == "pipeline":
+        paired, reference, diffs = None, None, []
+        if baseline is not None:
+            reference = _usable_reference(args, baseline)
+        if reference is not None:
+            assert baseline is not None
+            diffs = refuse_other_environment(baseline, env, compare_anyway=args.compare_anyway, source=str(args.check))
+            with open_backend(reference, args.backend, providers=providers, threads=args.threads) as reference_backend:
+                paired = time_pair(reference_backend, backend, plan, args.blocks, args.confidence)
+            samples = Samples(latencies_ms=[x for trial in paired.b_trials for x in trial], images_per_call=1)
+        elif args.scenario == "pipeline":
             from .pipeline_scenario import measure_pipeline
 
             if backend.input_shape[3] != 3:
@@ -153,11 +152,17 @@ def run_bench(args: argparse.Namespace) -> int:
     print(format_result(result))
     code = 0
     if baseline is not None:
-        check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
-                                       compare_anyway=args.compare_anyway, source=str(args.check))
+        if paired is not None:
+            check = decide_against_reference(paired, baseline, reference, tolerance=args.tolerance, diffs=diffs)
+        else:
+            check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
+                                           compare_anyway=args.compare_anyway, source=str(args.check))
         check["same_artifact"] = baseline.get("artifact_sha256") == result["artifact_sha256"]
         result["check"] = {**check, "baseline": str(args.check)}
-        print(("REGRESSION " if check["regression"] else "") + check["reason"])
+        print(("REGRESSION " if check["regression"] else "") + check["reason"] + f" [{check['mode']}]")
+        if "reference_p50_now_over_recorded" in check:
+            print(f"machine speed: the reference's p50 is {check['reference_p50_now_over_recorded']:.3f}x what was "
+                  "recorded with the baseline (cancelled by the interleaving; not judged)")
         code = 1 if check["regression"] else 0
     if args.plot:
         from .plot import plot_latencies
@@ -174,9 +179,29 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.save_baseline:
         # The artifact relative to the baseline file, so a CI job finds it from any working directory.
         saved = {**result, "artifact": baseline_artifact_field(artifact, args.save_baseline)}
+        saved.pop("check", None)
+        if not args.no_reference:
+            saved["reference"] = save_reference(artifact, args.save_baseline)
         atomic_write_text(args.save_baseline, json.dumps(saved, indent=1) + "\n")
-        print(f"saved baseline {args.save_baseline}")
+        print(f"saved baseline {args.save_baseline}" + (f" and its reference copy {saved['reference']['path']} "
+              "(a later --check times it interleaved with the new build)" if "reference" in saved else ""))
     return code
+
+
+def _usable_reference(args: argparse.Namespace, baseline: dict[str, Any]) -> Path | None:
+    """The baseline's reference copy when ``--check`` can use it, else None (logged: the check is weaker)."""
+    if args.no_reference:
+        return None
+    if args.scenario != "single-stream":
+        log.info("--check %s: interleaving covers single-stream only; %s compares with the recorded latencies",
+                 args.check, args.scenario)
+        return None
+    reference, why_not = find_reference(args.check, baseline)
+    if reference is None:
+        log.warning("--check %s: %s; comparing with the recorded latencies instead, which assumes the machine is "
+                    "as fast as when they were recorded (separate runs here differ by 2-3 %%: docs/ci.md). "
+                    "Re-record with --save-baseline to keep a reference copy", args.check, why_not)
+    return reference
 
 
 def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dict[str, Any]) -> int:
@@ -185,25 +210,21 @@ def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dic
     providers = provider_list(getattr(args, "providers", None))
     check_backend_flags(args.against, args.backend, providers, args.threads)
     with open_backend(args.against, args.backend, providers=providers, threads=args.threads) as backend_b:
-        inputs_a = synthetic_frames((1, *backend_a.input_shape[1:]))
-        inputs_b = synthetic_frames((1, *backend_b.input_shape[1:]))
-        a_trials, b_trials = time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, args.blocks)
-    a_med = [float(np.median(t)) for t in a_trials]
-    b_med = [float(np.median(t)) for t in b_trials]
-    estimate = paired_bootstrap_ratio(a_med, b_med, confidence=args.confidence)
-    a_all = np.concatenate(a_trials)
-    b_all = np.concatenate(b_trials)
+        paired: PairedTiming = time_pair(backend_a, backend_b, plan, args.blocks, args.confidence)
+    estimate = paired.estimate
+    a_all = np.concatenate(paired.a_trials)
+    b_all = np.concatenate(paired.b_trials)
     result: dict[str, Any] = {
         "scenario": "single-stream-ab",
-        "a": {"artifact": str(args.artifact), "latency_ms": summarize(a_all).to_dict(), "trial_medians_ms": a_med},
-        "b": {"artifact": str(args.against), "latency_ms": summarize(b_all).to_dict(), "trial_medians_ms": b_med},
+        "a": {"artifact": str(args.artifact), "latency_ms": summarize(a_all).to_dict(), "trial_medians_ms": paired.a_medians},
+        "b": {"artifact": str(args.against), "latency_ms": summarize(b_all).to_dict(), "trial_medians_ms": paired.b_medians},
         "ratio_b_over_a": estimate.to_dict(),
         "environment": env,
     }
     print(f"A {args.artifact}: p50 {result['a']['latency_ms']['p50']:.2f} ms")
     print(f"B {args.against}: p50 {result['b']['latency_ms']['p50']:.2f} ms")
     print(f"B/A median latency ratio {estimate.ratio:.3f} ({estimate.confidence:.0%} CI [{estimate.low:.3f}, {estimate.high:.3f}]) "
-          f"over {len(a_med)} interleaved trials")
+          f"over {len(paired.a_trials)} interleaved trials")
     if args.plot:
         from .plot import plot_latencies
 

@@ -67,17 +67,29 @@ def time_calls(call: Callable[[np.ndarray], object], inputs: list[np.ndarray], p
 
 def time_interleaved(call_a: Callable, call_b: Callable, inputs_a: list[np.ndarray], inputs_b: list[np.ndarray],
                      plan: TimingPlan, trials: int) -> tuple[list[list[float]], list[list[float]]]:
-    """A/B trials back to back, alternating ABBA order, each trial ``min_iters / trials`` calls.
+    """A/B trials back to back, alternating ABBA order; returns per-trial latency lists (milliseconds).
 
-    Returns per-trial latency lists for A and B (milliseconds). Alternating the
-    order cancels a linear drift within each pair of trials.
+    Each side gets ``plan``'s budget on its own: at least ``min_iters`` calls
+    and ``min_time_s`` seconds over all its trials (calls per trial sized from
+    the warm-up's speed), after ``warmup_s`` of warm-up each, taken in
+    alternating chunks so both models are hot when timing starts. Alternating
+    the order cancels a linear drift within each pair of trials.
     """
     clock = time.perf_counter
+    seconds_per_call = []
     for call, inputs in ((call_a, inputs_a), (call_b, inputs_b)):
-        end = clock() + plan.warmup_s / 2
-        while clock() < end:
-            call(inputs[0])
-    per_trial = max(5, plan.min_iters // trials)
+        call(inputs[0])  # first call: lazy initialisation, not timed
+    for _chunk in range(4):
+        for side, (call, inputs) in enumerate(((call_a, inputs_a), (call_b, inputs_b))):
+            end = clock() + plan.warmup_s / 4
+            n, start = 0, clock()
+            while clock() < end or n == 0:
+                call(inputs[n % len(inputs)])
+                n += 1
+            if _chunk == 3:
+                seconds_per_call.append((clock() - start) / n)
+    fastest = min(seconds_per_call)  # sized so that the faster side, too, is timed for min_time_s
+    per_trial = max(5, -(-plan.min_iters // trials), int(np.ceil(plan.min_time_s / fastest / trials)))
     a_trials: list[list[float]] = []
     b_trials: list[list[float]] = []
     for t in range(trials):

@@ -1,0 +1,59 @@
+"""Interleaved A/B timing of two open backends and the paired ratio B/A (``--against``, ``--check`` with a reference).
+
+A trial times A then B (or B then A: ABBA order) back to back; the ratio of
+their trial statistics is one paired sample. The machine's slow drift
+(clocks, other tenants, thermal) is common to both halves of a pair and
+cancels in the ratio, which separate runs cannot do (docs/ci.md has the
+measurements). A trial's statistic is its 25th percentile
+(:data:`~.stats.BLOCK_QUANTILE`), as for blocks: interference from other
+work only ever adds time, so the fast side of a trial follows the model's
+own speed and a preempted call or two does not move it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .measure import TimingPlan, synthetic_frames, time_interleaved
+from .stats import BLOCK_QUANTILE, RatioEstimate, paired_bootstrap_ratio
+
+
+@dataclass
+class PairedTiming:
+    """Per-trial latencies (ms) of A and B, and the B/A ratio of per-trial statistics with its CI."""
+
+    a_trials: list[list[float]]
+    b_trials: list[list[float]]
+    estimate: RatioEstimate
+
+    @property
+    def a_medians(self) -> list[float]:
+        return [float(np.median(t)) for t in self.a_trials]
+
+    @property
+    def b_medians(self) -> list[float]:
+        return [float(np.median(t)) for t in self.b_trials]
+
+    def a_statistics(self, quantile: float = BLOCK_QUANTILE) -> list[float]:
+        return [float(np.quantile(t, quantile)) for t in self.a_trials]
+
+    def b_statistics(self, quantile: float = BLOCK_QUANTILE) -> list[float]:
+        return [float(np.quantile(t, quantile)) for t in self.b_trials]
+
+
+def time_pair(backend_a, backend_b, plan: TimingPlan, trials: int, confidence: float = 0.99) -> PairedTiming:
+    """Single-stream (one frame a call) interleaved trials of ``backend_a`` and ``backend_b``.
+
+    Each backend gets synthetic uint8 N=1 x H x W x C frames of its own input shape.
+    """
+    inputs_a = synthetic_frames((1, *backend_a.input_shape[1:]))
+    inputs_b = synthetic_frames((1, *backend_b.input_shape[1:]))
+    a_trials, b_trials = time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, trials)
+    timing = PairedTiming(a_trials, b_trials, RatioEstimate(1.0, 1.0, 1.0, confidence))
+    timing.estimate = paired_bootstrap_ratio(timing.a_statistics(), timing.b_statistics(), confidence=confidence)
+    return timing
+
+
+__all__ = ["PairedTiming", "time_pair"]
