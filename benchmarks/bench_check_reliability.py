@@ -41,7 +41,7 @@ from edgeseg.runtime.bench import environment
 from edgeseg.runtime.bench.check import decide_against_reference
 from edgeseg.runtime.bench.command import check_against_baseline, measure_artifact, result_from_samples
 from edgeseg.runtime.bench.measure import TimingPlan
-from edgeseg.runtime.bench.paired import time_pair
+from edgeseg.runtime.bench.paired import time_pair_until_decided
 from edgeseg.runtime.bench.stats import DEFAULT_BLOCKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +79,10 @@ def reference_mode(paths: list[Path], variants: list[tuple[int, int]], base: tup
     started = time.perf_counter()
     for trial in range(args.trials):
         for k, other in enumerate(backends[1:]):
-            paired = time_pair(backends[0], other, plan, DEFAULT_BLOCKS)
-            check = decide_against_reference(paired, fake_baseline, paths[0], tolerance=args.tolerance, diffs=[])
+            paired = time_pair_until_decided(backends[0], other, plan, DEFAULT_BLOCKS, threshold=1 + args.tolerance / 2,
+                                             clock=args.clock)
+            check = decide_against_reference(paired, fake_baseline, paths[0], tolerance=args.tolerance, diffs=[],
+                                             clock=args.clock)
             ratios[k].extend((np.array(paired.b_medians) / np.array(paired.a_medians)).tolist())
             saved[k].append({"a_median": paired.a_medians, "b_median": paired.b_medians,
                              "a_q25": paired.a_statistics(0.25), "b_q25": paired.b_statistics(0.25)})
@@ -94,8 +96,9 @@ def reference_mode(paths: list[Path], variants: list[tuple[int, int]], base: tup
     report = {"trials": args.trials, "tolerance": args.tolerance, "false_alarms": false_alarms,
               "seconds_per_check": seconds_per_check, "same_pair_ratio_std": float(np.std(ratios[0])),
               "variants": [], "checks": saved}
-    print(f"\n`bench --check` with a reference copy (interleaved, {DEFAULT_BLOCKS} trials, about "
-          f"{seconds_per_check:.1f} s a check)")
+    report["mean_trials"] = [float(np.mean([len(c["a_q25"]) for c in checks])) for checks in saved]
+    print(f"\n`bench --check` with a reference copy (interleaved, {DEFAULT_BLOCKS} trials, more while undecided; "
+          f"about {seconds_per_check:.1f} s a check; mean trials per check {report['mean_trials']})")
     print("| comparison | true slowdown (median paired ratio) | regressions reported |\n| --- | --- | --- |")
     print(f"| {name(base)} against a copy of itself (false alarms) | {np.median(ratios[0]) - 1:+.1%} | "
           f"{false_alarms}/{args.trials} |")
@@ -167,6 +170,7 @@ def main() -> int:
                         help="the slower variants, HxW (default 240x336: +5.0 %% pixels; 248x320: +3.3 %%)")
     parser.add_argument("--mode", choices=["reference", "recorded", "both"], default="reference")
     parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="reference mode's clock (bench --clock)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--backend", default="openvino", help="openvino (default, f32) or onnxruntime")
     parser.add_argument("--json")
@@ -186,7 +190,7 @@ def main() -> int:
         analyze_recorded(runs, variants, shape(saved["base"]), saved["trials"], args.tolerance)
         return 0
     plan = TimingPlan()  # the CLI defaults
-    report: dict = {"base": name(args.base), "backend": args.backend, "threads": args.threads,
+    report: dict = {"base": name(args.base), "backend": args.backend, "threads": args.threads, "clock": args.clock,
                     "load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         paths = [export(hw, Path(tmp)) for hw in [args.base, *args.variants]]

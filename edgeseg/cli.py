@@ -266,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=float, default=0.99, help="confidence of the ratio's interval (default 0.99)")
     p.add_argument("--compare-anyway", action="store_true", help="check against a baseline from another environment")
     p.add_argument("--against", metavar="B", help="interleaved A/B trials of ARTIFACT against B")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="interleaved comparisons (--against, --check with a reference copy): wall (default) times "
+                        "latency; cpu times this process's CPU time, which ignores other jobs' share of a loaded "
+                        "CPU runner (CPU backends only; docs/ci.md)")
     p.add_argument("--plot", metavar="FILE.png", help="draw latency CDFs (current vs baseline or B)")
 
     p = add("info", _info, "summarise an artifact (.pt, .onnx, .engine): task, classes, input, precision, provenance, build")

@@ -35,19 +35,21 @@ def refuse_other_environment(baseline: dict[str, Any], env: dict[str, Any], *, c
 
 
 def decide_against_reference(paired: PairedTiming, baseline: dict[str, Any], reference: str | os.PathLike, *,
-                             tolerance: float, diffs: list[str]) -> dict[str, Any]:
+                             tolerance: float, diffs: list[str], clock: str = "wall") -> dict[str, Any]:
     """The decision from interleaved trials of the reference copy (A) and the current build (B), as a dict.
 
     Besides the verdict it records how fast the reference ran now against the
     latencies recorded with the baseline: the machine's own drift, which the
-    paired ratio cancels and which is reported, not judged.
+    paired ratio cancels and which is reported, not judged (wall clock only:
+    the recorded latencies are wall time).
     """
     decision = decide(paired.estimate, tolerance)
     recorded = float(baseline["latency_ms"]["p50"])
     now = float(np.median(np.concatenate(paired.a_trials)))
-    return {**decision.to_dict(), "mode": "interleaved with the reference copy", "reference": str(reference),
-            "trials": len(paired.a_trials), "calls_per_trial": len(paired.a_trials[0]),
-            "reference_p50_now_over_recorded": now / recorded, "environment_differences": diffs}
+    return {**decision.to_dict(), "mode": "interleaved with the reference copy", "clock": clock,
+            "reference": str(reference), "trials": len(paired.a_trials), "calls_per_trial": len(paired.a_trials[0]),
+            "reference_p50_now_over_recorded": now / recorded if clock == "wall" else None,
+            "environment_differences": diffs}
 
 
 __all__ = ["decide_against_reference", "refuse_other_environment"]

@@ -32,7 +32,7 @@ from . import environment
 from .check import decide_against_reference
 from .command import check_against_baseline, load_result, measure_artifact, result_from_samples
 from .measure import TimingPlan
-from .paired import time_pair
+from .paired import time_pair_until_decided
 from .preflight import resolve_baseline_artifact
 from .reference import find_reference
 
@@ -82,19 +82,24 @@ def rerun(baseline_path: Path, baseline: dict[str, Any]) -> dict[str, Any]:
 
 
 def rerun_against_reference(baseline_path: Path, baseline: dict[str, Any], reference: Path, *, tolerance: float,
-                            confidence: float) -> dict[str, Any]:
+                            confidence: float, clock: str = "wall") -> dict[str, Any]:
     """Interleaved trials of the reference copy and the current artifact; the decision as a dict."""
     plan, blocks = _plan_of(baseline)
     artifact = _artifact_of(baseline_path, baseline)
     backend_name, threads = _backend_of(baseline)
     with open_backend(reference, backend_name, threads=threads) as reference_backend, \
             open_backend(artifact, backend_name, threads=threads) as backend:
-        paired = time_pair(reference_backend, backend, plan, blocks, confidence)
-    return decide_against_reference(paired, baseline, reference, tolerance=tolerance, diffs=[])
+        paired = time_pair_until_decided(reference_backend, backend, plan, blocks, confidence=confidence,
+                                         threshold=1 + tolerance / 2, clock=clock)
+    return decide_against_reference(paired, baseline, reference, tolerance=tolerance, diffs=[], clock=clock)
 
 
-def check_baseline(baseline_path: str | os.PathLike, tolerance: float | None = None, confidence: float = 0.99) -> dict[str, Any]:
-    """Re-measure and decide; ``pytest.skip`` on another environment, ``pytest.fail`` on a regression."""
+def check_baseline(baseline_path: str | os.PathLike, tolerance: float | None = None, confidence: float = 0.99,
+                   clock: str = "wall") -> dict[str, Any]:
+    """Re-measure and decide; ``pytest.skip`` on another environment, ``pytest.fail`` on a regression.
+
+    ``clock="cpu"`` (CPU backends, with a reference copy) compares CPU time: for a runner shared with other jobs.
+    """
     import pytest
 
     path = Path(baseline_path)
@@ -105,9 +110,12 @@ def check_baseline(baseline_path: str | os.PathLike, tolerance: float | None = N
     if diffs:
         pytest.skip(f"{path.name} was recorded on another environment: " + "; ".join(diffs))
     tol = tolerance if tolerance is not None else float(os.environ.get("EDGESEG_BENCH_TOLERANCE", "0.05"))
-    reference, _ = find_reference(path, baseline) if baseline["scenario"] == "single-stream" else (None, "")
+    reference, why_not = (find_reference(path, baseline) if baseline["scenario"] == "single-stream"
+                          else (None, f"a {baseline['scenario']} baseline is not interleaved"))
     if reference is not None:
-        check = rerun_against_reference(path, baseline, reference, tolerance=tol, confidence=confidence)
+        check = rerun_against_reference(path, baseline, reference, tolerance=tol, confidence=confidence, clock=clock)
+    elif clock != "wall":
+        raise EdgesegError(f"{path}: clock={clock!r} needs the baseline's reference copy ({why_not})")
     else:
         result = rerun(path, baseline)
         check = check_against_baseline(result, baseline, tolerance=tol, confidence=confidence, compare_anyway=False,

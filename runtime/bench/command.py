@@ -30,7 +30,7 @@ from ..backends import open_backend
 from . import environment
 from .check import decide_against_reference, refuse_other_environment
 from .measure import Samples, TimingPlan, synthetic_frames, time_calls
-from .paired import PairedTiming, time_pair
+from .paired import PairedTiming, time_pair, time_pair_until_decided
 from .preflight import baseline_artifact_field, check_flags_against_baseline, check_outputs
 from .reference import find_reference, save_reference
 from .stats import DEFAULT_BLOCKS, block_medians, block_statistics, bootstrap_ratio, decide, summarize
@@ -121,17 +121,25 @@ def run_bench(args: argparse.Namespace) -> int:
     with open_backend(artifact, args.backend, providers=providers, threads=args.threads) as backend:
         backend.require_semantic("edgeseg bench (its scenarios feed frames and read labels)")
         env = environment.collect(backend.name, getattr(backend, "providers", None), args.threads, _engine_key(artifact))
+        if args.clock == "cpu" and backend.name == "tensorrt":
+            raise EdgesegError("--clock cpu times the host process, but a TensorRT engine runs on the GPU; use "
+                               "--clock wall (nothing was measured)")
         if args.against:
             return _run_against(args, backend, plan, env)
         extra: dict[str, Any] = {}
         paired, reference, diffs = None, None, []
         if baseline is not None:
             reference = _usable_reference(args, baseline)
+        if args.clock == "cpu" and reference is None:
+            raise EdgesegError("--clock cpu compares CPU time in interleaved trials: it needs --against B or a "
+                               "--check baseline with its reference copy (single-stream); recorded latencies are "
+                               "wall time (nothing was measured)")
         if reference is not None:
             assert baseline is not None
             diffs = refuse_other_environment(baseline, env, compare_anyway=args.compare_anyway, source=str(args.check))
             with open_backend(reference, args.backend, providers=providers, threads=args.threads) as reference_backend:
-                paired = time_pair(reference_backend, backend, plan, args.blocks, args.confidence)
+                paired = time_pair_until_decided(reference_backend, backend, plan, args.blocks, confidence=args.confidence,
+                                                 threshold=1 + args.tolerance / 2, clock=args.clock)
             samples = Samples(latencies_ms=[x for trial in paired.b_trials for x in trial], images_per_call=1)
         elif args.scenario == "pipeline":
             from .pipeline_scenario import measure_pipeline
@@ -153,14 +161,15 @@ def run_bench(args: argparse.Namespace) -> int:
     code = 0
     if baseline is not None:
         if paired is not None:
-            check = decide_against_reference(paired, baseline, reference, tolerance=args.tolerance, diffs=diffs)
+            check = decide_against_reference(paired, baseline, reference, tolerance=args.tolerance, diffs=diffs,
+                                             clock=args.clock)
         else:
             check = check_against_baseline(result, baseline, tolerance=args.tolerance, confidence=args.confidence,
                                            compare_anyway=args.compare_anyway, source=str(args.check))
         check["same_artifact"] = baseline.get("artifact_sha256") == result["artifact_sha256"]
         result["check"] = {**check, "baseline": str(args.check)}
         print(("REGRESSION " if check["regression"] else "") + check["reason"] + f" [{check['mode']}]")
-        if "reference_p50_now_over_recorded" in check:
+        if check.get("reference_p50_now_over_recorded") is not None:
             print(f"machine speed: the reference's p50 is {check['reference_p50_now_over_recorded']:.3f}x what was "
                   "recorded with the baseline (cancelled by the interleaving; not judged)")
         code = 1 if check["regression"] else 0
@@ -210,7 +219,7 @@ def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dic
     providers = provider_list(getattr(args, "providers", None))
     check_backend_flags(args.against, args.backend, providers, args.threads)
     with open_backend(args.against, args.backend, providers=providers, threads=args.threads) as backend_b:
-        paired: PairedTiming = time_pair(backend_a, backend_b, plan, args.blocks, args.confidence)
+        paired: PairedTiming = time_pair(backend_a, backend_b, plan, args.blocks, args.confidence, args.clock)
     estimate = paired.estimate
     a_all = np.concatenate(paired.a_trials)
     b_all = np.concatenate(paired.b_trials)
@@ -219,11 +228,12 @@ def _run_against(args: argparse.Namespace, backend_a, plan: TimingPlan, env: dic
         "a": {"artifact": str(args.artifact), "latency_ms": summarize(a_all).to_dict(), "trial_medians_ms": paired.a_medians},
         "b": {"artifact": str(args.against), "latency_ms": summarize(b_all).to_dict(), "trial_medians_ms": paired.b_medians},
         "ratio_b_over_a": estimate.to_dict(),
+        "clock": args.clock,
         "environment": env,
     }
     print(f"A {args.artifact}: p50 {result['a']['latency_ms']['p50']:.2f} ms")
     print(f"B {args.against}: p50 {result['b']['latency_ms']['p50']:.2f} ms")
-    print(f"B/A median latency ratio {estimate.ratio:.3f} ({estimate.confidence:.0%} CI [{estimate.low:.3f}, {estimate.high:.3f}]) "
+    print(f"B/A {args.clock}-time ratio {estimate.ratio:.3f} ({estimate.confidence:.0%} CI [{estimate.low:.3f}, {estimate.high:.3f}]) "
           f"over {len(paired.a_trials)} interleaved trials")
     if args.plot:
         from .plot import plot_latencies

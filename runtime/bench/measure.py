@@ -65,17 +65,25 @@ def time_calls(call: Callable[[np.ndarray], object], inputs: list[np.ndarray], p
     return samples
 
 
+# What a per-call time is read from. ``wall``: elapsed time, the latency a user sees. ``cpu``: this
+# process's CPU time over all its threads (CLOCK_PROCESS_CPUTIME_ID): time the scheduler gave another
+# job does not count, so on a loaded CPU it follows the model's own work; meaningless for a GPU.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def time_interleaved(call_a: Callable, call_b: Callable, inputs_a: list[np.ndarray], inputs_b: list[np.ndarray],
-                     plan: TimingPlan, trials: int) -> tuple[list[list[float]], list[list[float]]]:
-    """A/B trials back to back, alternating ABBA order; returns per-trial latency lists (milliseconds).
+                     plan: TimingPlan, trials: int, clock_name: str = "wall") -> tuple[list[list[float]], list[list[float]]]:
+    """A/B trials back to back, alternating ABBA order; returns per-trial times per call (milliseconds).
 
     Each side gets ``plan``'s budget on its own: at least ``min_iters`` calls
     and ``min_time_s`` seconds over all its trials (calls per trial sized from
     the warm-up's speed), after ``warmup_s`` of warm-up each, taken in
     alternating chunks so both models are hot when timing starts. Alternating
-    the order cancels a linear drift within each pair of trials.
+    the order cancels a linear drift within each pair of trials. ``clock_name``
+    picks the per-call clock (:data:`CLOCKS`); the warm-up is always sized in wall time.
     """
     clock = time.perf_counter
+    call_clock = CLOCKS[clock_name]
     seconds_per_call = []
     for call, inputs in ((call_a, inputs_a), (call_b, inputs_b)):
         call(inputs[0])  # first call: lazy initialisation, not timed
@@ -100,8 +108,8 @@ def time_interleaved(call_a: Callable, call_b: Callable, inputs_a: list[np.ndarr
             lat = []
             for k in range(per_trial):
                 x = inputs[k % len(inputs)]
-                t0 = clock()
+                t0 = call_clock()
                 call(x)
-                lat.append((clock() - t0) * 1000.0)
+                lat.append((call_clock() - t0) * 1000.0)
             sink.append(lat)
     return a_trials, b_trials

@@ -107,3 +107,46 @@ def test_pytest_helper_uses_the_reference_copy(project):
     make_contract_onnx(project / "engines" / "m.onnx", height=192, width=256)
     with pytest.raises(pytest.fail.Exception, match=r"m.json: regression: .* \[interleaved with the reference copy\]"):
         check_baseline(project / "bench" / "m.json", tolerance=0.5)
+
+
+def test_cpu_clock_checks_against_the_reference_and_records_the_clock(project):
+    assert main(["bench", "engines/m.onnx", *FAST, "--save-baseline", "bench/m.json"]) == 0
+    make_contract_onnx(project / "engines" / "m.onnx", height=192, width=256)  # 16x the pixels
+    assert main(["bench", "engines/m.onnx", *FAST, "--check", "bench/m.json", "--clock", "cpu", "--tolerance", "0.5",
+                 "--json", "cpu.json"]) == 1
+    check = json.loads((project / "cpu.json").read_text())["check"]
+    assert check["clock"] == "cpu" and check["regression"] and check["ratio"] > 2, check
+    assert check["reference_p50_now_over_recorded"] is None  # recorded latencies are wall time: no drift line
+
+
+def test_cpu_clock_without_interleaving_is_refused_before_measuring(project, capsys):
+    assert main(["bench", "engines/m.onnx", *FAST, "--save-baseline", "bench/m.json", "--no-reference"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "engines/m.onnx", "--min-time-s", "60", "--check", "bench/m.json", "--clock", "cpu"]) == 2
+    assert main(["bench", "engines/m.onnx", "--min-time-s", "60", "--clock", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("--clock cpu compares CPU time in interleaved trials: it needs --against B") == 2, err
+    assert "nothing was measured" in err
+
+
+def test_until_decided_extends_only_while_the_interval_straddles_the_threshold():
+    from edgeseg.runtime.bench.paired import time_pair_until_decided
+    from edgeseg.runtime.bench.measure import TimingPlan
+
+    class Constant:  # not a fake of any backend: a callable whose time per call is fixed by sleeping
+        input_shape = (1, 2, 2, 3)
+
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def infer(self, x):
+            __import__("time").sleep(self.seconds)
+
+    plan = TimingPlan(warmup_s=0.02, min_iters=10, min_time_s=0.01)
+    clear = time_pair_until_decided(Constant(0.001), Constant(0.002), plan, 5, threshold=1.025)
+    assert len(clear.a_trials) == 5 and clear.estimate.low > 1.5  # decided at once: no more trials
+    close = time_pair_until_decided(Constant(0.001), Constant(0.001), plan, 5, threshold=1.0, max_rounds=3)
+    # equal sleeps against a threshold of exactly 1: it stops early only once the interval is on one side
+    assert len(close.a_trials) in (5, 10, 15)
+    if len(close.a_trials) < 15:
+        assert not close.estimate.low <= 1.0 <= close.estimate.high
