@@ -160,7 +160,7 @@ def run_bench(args: argparse.Namespace) -> int:
     print(format_result(result))
     code = 0
     if baseline is not None:
-        if paired is not None:
+        if paired is not None and reference is not None:
             check = decide_against_reference(paired, baseline, reference, tolerance=args.tolerance, diffs=diffs,
                                              clock=args.clock)
         else:
