@@ -137,7 +137,7 @@ def analyze_recorded(runs: list[list[dict]], variants: list[tuple[int, int]], ba
     false_alarms = sum(check(runs[0][i + 1], runs[0][i]) for i in range(trials))
     a_pooled = np.median(np.concatenate([r["latencies_ms"] for r in runs[0]]))
     report = {"trials": trials, "tolerance": tolerance, "false_alarms": int(false_alarms), "variants": []}
-    print(f"\n`bench --check --no-reference` (separate runs against recorded latencies)")
+    print("\n`bench --check --no-reference` (separate runs against recorded latencies)")
     print("| comparison | true slowdown (pooled medians) | regressions reported |\n| --- | --- | --- |")
     print(f"| {name(base)} against its previous run (false alarms) | - | {false_alarms}/{trials} |")
     for k, hw in enumerate(variants, start=1):

@@ -87,14 +87,14 @@ def time_interleaved(call_a: Callable, call_b: Callable, inputs_a: list[np.ndarr
     seconds_per_call = []
     for call, inputs in ((call_a, inputs_a), (call_b, inputs_b)):
         call(inputs[0])  # first call: lazy initialisation, not timed
-    for _chunk in range(4):
-        for side, (call, inputs) in enumerate(((call_a, inputs_a), (call_b, inputs_b))):
+    for chunk in range(4):
+        for call, inputs in ((call_a, inputs_a), (call_b, inputs_b)):
             end = clock() + plan.warmup_s / 4
             n, start = 0, clock()
             while clock() < end or n == 0:
                 call(inputs[n % len(inputs)])
                 n += 1
-            if _chunk == 3:
+            if chunk == 3:
                 seconds_per_call.append((clock() - start) / n)
     fastest = min(seconds_per_call)  # sized so that the faster side, too, is timed for min_time_s
     per_trial = max(5, -(-plan.min_iters // trials), int(np.ceil(plan.min_time_s / fastest / trials)))

@@ -130,8 +130,8 @@ def test_cpu_clock_without_interleaving_is_refused_before_measuring(project, cap
 
 
 def test_until_decided_extends_only_while_the_interval_straddles_the_threshold():
-    from edgeseg.runtime.bench.paired import time_pair_until_decided
     from edgeseg.runtime.bench.measure import TimingPlan
+    from edgeseg.runtime.bench.paired import time_pair_until_decided
 
     class Constant:  # not a fake of any backend: a callable whose time per call is fixed by sleeping
         input_shape = (1, 2, 2, 3)
