@@ -129,7 +129,10 @@ def test_fused_optimizer_steps_like_the_per_tensor_loop():
                 net(torch.randn(2, 3, 9, 9, generator=torch.Generator().manual_seed(step))).square().mean().backward()
                 opt.step()
             results.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
-        torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+        # Adam divides by sqrt(v) + eps: where a gradient is near zero, float32 rounding in another summation
+        # order moves that parameter by up to ~1e-4 of the lr-sized step (seen: 5.2e-5 on a clean clone);
+        # a wrong update (no weight decay, no bias correction, a skipped step) moves parameters by ~lr (2e-3 by default).
+        torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=2e-4)
 
 
 def test_compiled_forward_and_loss_equal_the_eager_ones():
