@@ -30,11 +30,11 @@ class PairedTiming:
 
     @property
     def a_medians(self) -> list[float]:
-        return [float(np.median(t)) for t in self.a_trials]
+        return self.a_statistics(0.5)
 
     @property
     def b_medians(self) -> list[float]:
-        return [float(np.median(t)) for t in self.b_trials]
+        return self.b_statistics(0.5)
 
     def a_statistics(self, quantile: float = BLOCK_QUANTILE) -> list[float]:
         return [float(np.quantile(t, quantile)) for t in self.a_trials]
@@ -50,13 +50,20 @@ def time_pair(backend_a, backend_b, plan: TimingPlan, trials: int, confidence: f
     Each backend gets synthetic uint8 N=1 x H x W x C frames of its own input shape;
     ``clock`` is ``wall`` or ``cpu`` (:data:`~.measure.CLOCKS`).
     """
+    a_trials, b_trials = _interleave(backend_a, backend_b, plan, trials, clock)
+    return _with_estimate(a_trials, b_trials, confidence)
+
+
+def _interleave(backend_a, backend_b, plan: TimingPlan, trials: int, clock: str):
     inputs_a = synthetic_frames((1, *backend_a.input_shape[1:]))
     inputs_b = synthetic_frames((1, *backend_b.input_shape[1:]))
-    a_trials, b_trials = time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, trials,
-                                          clock)
-    timing = PairedTiming(a_trials, b_trials, RatioEstimate(1.0, 1.0, 1.0, confidence))
-    timing.estimate = paired_bootstrap_ratio(timing.a_statistics(), timing.b_statistics(), confidence=confidence)
-    return timing
+    return time_interleaved(backend_a.infer, backend_b.infer, inputs_a, inputs_b, plan, trials, clock)
+
+
+def _with_estimate(a_trials: list[list[float]], b_trials: list[list[float]], confidence: float) -> PairedTiming:
+    a = [float(np.quantile(t, BLOCK_QUANTILE)) for t in a_trials]
+    b = [float(np.quantile(t, BLOCK_QUANTILE)) for t in b_trials]
+    return PairedTiming(a_trials, b_trials, paired_bootstrap_ratio(a, b, confidence=confidence))
 
 
 def time_pair_until_decided(backend_a, backend_b, plan: TimingPlan, trials: int, *, threshold: float,
@@ -73,10 +80,8 @@ def time_pair_until_decided(backend_a, backend_b, plan: TimingPlan, trials: int,
     rounds = 1
     hot = replace(plan, warmup_s=min(plan.warmup_s, 0.2))  # both models are warm already
     while rounds < max_rounds and timing.estimate.low <= threshold <= timing.estimate.high:
-        more = time_pair(backend_a, backend_b, hot, trials, confidence, clock)
-        timing.a_trials += more.a_trials
-        timing.b_trials += more.b_trials
-        timing.estimate = paired_bootstrap_ratio(timing.a_statistics(), timing.b_statistics(), confidence=confidence)
+        more_a, more_b = _interleave(backend_a, backend_b, hot, trials, clock)  # one bootstrap per round, below
+        timing = _with_estimate(timing.a_trials + more_a, timing.b_trials + more_b, confidence)
         rounds += 1
     return timing
 
