@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ def measure(name: str, data: Path, calib: Path, limit: int, workdir: Path) -> di
 
     fp32 = workdir / f"{name}.onnx"
     export_checkpoint(ROOT / "models" / f"camvid_{name}.pt", fp32)
-    record: dict = {"model": f"models/camvid_{name}.pt", "data": str(data), "split": "val", "limit": limit}
+    record: dict = {"model": f"models/camvid_{name}.pt", "data": os.path.relpath(data.resolve(), ROOT), "split": "val", "limit": limit}
     for precision, gate_class in (("fp16", "f16"), ("int8", "int8")):
         result = quantize_onnx(fp32, workdir / f"{name}.{precision}.onnx", precision,
                                calib=calib if precision == "int8" else None, eval_data=data,
@@ -47,7 +48,7 @@ def measure(name: str, data: Path, calib: Path, limit: int, workdir: Path) -> di
         record["fp32_miou"] = round(100 * comparison.miou_a, 2)
         record[precision] = {
             "miou": round(100 * comparison.miou_b, 2),
-            "drop_points": round(comparison.miou_drop_points, 2),
+            "drop_points": round(comparison.miou_drop_points, 2) + 0.0,  # + 0.0: no "-0.0"
             "label_agreement": round(comparison.agreement, 5),
             "default_gate_points": limit_points,
             "passes_default_gate": comparison.miou_drop_points <= limit_points,
