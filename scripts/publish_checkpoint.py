@@ -28,6 +28,7 @@ from pathlib import Path
 
 from edgeseg.atomic import atomic_write_text
 from edgeseg.train.checkpoint import load_checkpoint, save_checkpoint, weights_only_copy
+from edgeseg.train.published import read_metrics
 
 
 def _copy_records(run: Path, stem: Path, infix: str) -> None:
@@ -45,7 +46,7 @@ def _recipe_finished(run: Path) -> str | None:
     metrics, config = run / "metrics.jsonl", run / "config.json"
     if not metrics.is_file() or not config.is_file():
         return f"{run} has no metrics.jsonl and config.json (is it a run folder of edgeseg train?)"
-    lines = [json.loads(x) for x in metrics.read_text(encoding="utf-8").splitlines() if x.strip()]
+    lines = read_metrics(metrics)
     planned = json.loads(config.read_text(encoding="utf-8")).get("epochs")
     done = lines[-1]["epoch"] if lines else 0
     if done != planned:

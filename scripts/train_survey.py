@@ -58,11 +58,13 @@ PLAN: list[Run] = [
 
 
 def state_of(run: Run) -> str:
+    from edgeseg.train.published import read_metrics
+
     last_metrics = run.out / "metrics.jsonl"
     config = run.out / "config.json"
     if not last_metrics.is_file() or not config.is_file():
         return "not started"
-    lines = [json.loads(x) for x in last_metrics.read_text().splitlines() if x.strip()]
+    lines = read_metrics(last_metrics)
     epochs = json.loads(config.read_text())["epochs"]
     done = lines[-1]["epoch"] if lines else 0
     scored = [x for x in lines if "val_miou" in x]

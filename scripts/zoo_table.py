@@ -64,8 +64,9 @@ def onnx_latency_ms(name: str, height: int, width: int, runs: int, threads: int,
 TRAINED_HEADERS = ("held-out drive mIoU", "val mIoU", "epochs", "training h", "FP16 drop", "INT8 drop")
 
 
-def _points(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"
+def _change(drop: float | None) -> str:
+    """A recorded mIoU drop (positive = worse) as the signed change the table shows."""
+    return "-" if drop is None else f"{-drop + 0.0:+.2f}"
 
 
 def trained_columns(name: str) -> list[str]:
@@ -87,8 +88,7 @@ def trained_columns(name: str) -> list[str]:
     hours = "-" if r.hours is None else f"{r.hours:.1f}"
     if r.recipe_hours is not None:
         hours += f" + {r.recipe_hours:.1f} recipe"
-    return [held_out, val, epochs, hours, _points(None if r.fp16_drop is None else -r.fp16_drop),
-            _points(None if r.int8_drop is None else -r.int8_drop)]
+    return [held_out, val, epochs, hours, _change(r.fp16_drop), _change(r.int8_drop)]
 
 
 def summary(doc: str | None) -> str:
