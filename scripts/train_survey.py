@@ -3,6 +3,7 @@
     python scripts/train_survey.py --list                 # the plan and each run's state
     python scripts/train_survey.py --jobs 2 --threads 1   # run what is unfinished, two at a time
     python scripts/train_survey.py --only enet_recipe,enet
+    python scripts/train_survey.py --plan claims          # the claims study's runs (docs/claims.md)
 
 Each entry of :data:`PLAN` is one ``edgeseg train`` run in ``training_state/NAME``
 (committed between sessions, so a later session resumes it): a *recipe*
@@ -56,6 +57,28 @@ PLAN: list[Run] = [
     *_pair("parsenet", 100), *_pair("refinenet", 100), *_pair("reseg", 80), *_pair("bisenetv2", 100),
 ]
 
+# The claims study (docs/claims.md, scripts/claims_table.py): each paper's claim against its ablation on one
+# small budget, every run a recipe run scored on the held-out drive. 256x192 is a multiple of 32, so every
+# architecture takes it; 30 epochs of 266 frames keep the whole study near a day of one core.
+CLAIMS_BUDGET = ("--set", "epochs=30", "--set", "val_every=5", "--set", "data.height=192", "--set", "data.width=256",
+                 "--set", "augment.crop_height=192", "--set", "augment.crop_width=256", *HELD_OUT_DRIVE)
+
+
+def _claim(name: str, model: str, *overrides: str) -> Run:
+    return Run(f"claims_{name}", f"configs/camvid_{model}.toml", (*CLAIMS_BUDGET, *overrides))
+
+
+# Ordered so that each claim's runs finish together; the last run measures seed-to-seed noise.
+CLAIMS: list[Run] = [
+    _claim("fcn8s", "fcn8s"), _claim("crfasrnn", "crfasrnn"),
+    _claim("deeplab_largefov", "deeplab_largefov"),  # with and without the CRF: one run, the CRF is eval-only
+    _claim("fcn16s", "fcn16s"), _claim("fcn32s", "fcn32s"),
+    _claim("parsenet", "parsenet"), _claim("parsenet_no_context", "parsenet", "--set", "model.args.global_context=false"),
+    _claim("pspnet", "pspnet"), _claim("pspnet_no_pyramid", "pspnet", "--set", "model.args.pyramid=false"),
+    _claim("segnet", "segnet"), _claim("segnet_nearest", "segnet", "--set", 'model.args.upsampling="nearest"'),
+    _claim("fcn8s_seed1", "fcn8s", "--set", "seed=1"),
+]
+
 
 def state_of(run: Run) -> str:
     from edgeseg.train.published import read_metrics
@@ -83,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="print the plan and each run's state")
     p.add_argument("--jobs", type=int, default=2, help="runs at a time")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads per run")
-    p.add_argument("--only", default="", help="comma-separated run names")
+    p.add_argument("--plan", choices=("survey", "claims"), default="survey",
+                   help="the published models and their recipe runs (default), or the claims study")
+    p.add_argument("--only", default="", help="comma-separated run names, from either plan")
     args = p.parse_args(argv)
-    runs = [r for r in PLAN if not args.only or r.name in args.only.split(",")]
+    runs = [r for r in PLAN + CLAIMS if r.name in args.only.split(",")] if args.only else \
+        (PLAN if args.plan == "survey" else CLAIMS)
     if args.list:
         for run in runs:
             print(f"{run.name:24s} {state_of(run)}")

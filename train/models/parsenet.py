@@ -42,17 +42,21 @@ class ParseNet(nn.Module):
     """ParseNet: float N x C x H x W -> logits N x num_classes x H x W (H, W multiples of 8)."""
 
     def __init__(self, num_classes: int, in_channels: int = 3, width_mult: float = 0.25,
-                 backbone_weights: str | os.PathLike | None = None):
+                 backbone_weights: str | os.PathLike | None = None, global_context: bool = True):
         super().__init__()
         self.body = LargeFOVBody(in_channels, width_mult, backbone_weights)
         channels = self.body.out_channels
         self.norm_local = L2NormScale(channels)
-        self.norm_global = L2NormScale(channels)
+        # global_context=False is the paper's baseline: the same network and normalised fc7, no context branch.
+        self.norm_global = L2NormScale(channels) if global_context else None
         self.dropout = nn.Dropout(0.5)
-        self.classifier = nn.Conv2d(2 * channels, num_classes, 1)
+        self.classifier = nn.Conv2d((2 if global_context else 1) * channels, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         local = self.body(x)
+        if self.norm_global is None:
+            return resize_bilinear(self.classifier(self.dropout(self.norm_local(local))), x.shape[-2:],
+                                   align_corners=False)
         context = local.mean(dim=(2, 3), keepdim=True)  # global average pooling: N x F x 1 x 1
         unpooled = self.norm_global(context) * torch.ones_like(local[:, :1])  # broadcast to N x F x h x w
         fused = torch.cat([self.norm_local(local), unpooled], dim=1)
@@ -61,6 +65,6 @@ class ParseNet(nn.Module):
 
 @register_model("parsenet", paper="Liu et al. 2015, ParseNet", input_multiple=8)
 def parsenet(num_classes: int, in_channels: int = 3, width_mult: float = 0.25,
-             backbone_weights: str | None = None) -> nn.Module:
+             backbone_weights: str | None = None, global_context: bool = True) -> nn.Module:
     """DeepLab-LargeFOV-style VGG-16 at width 0.25; global context on fc7 only, early fusion."""
-    return ParseNet(num_classes, in_channels, width_mult, backbone_weights)
+    return ParseNet(num_classes, in_channels, width_mult, backbone_weights, global_context)

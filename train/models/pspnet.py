@@ -90,13 +90,15 @@ class PSPNet(nn.Module):
     """PSPNet: float N x C x H x W -> logits N x num_classes x H x W (H, W multiples of 8)."""
 
     def __init__(self, num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.25,
-                 backbone_weights: str | os.PathLike | None = None):
+                 backbone_weights: str | os.PathLike | None = None, pyramid: bool = True):
         super().__init__()
         self.backbone = build_resnet(backbone, in_channels, width_mult, output_stride=8,
                                      backbone_weights=backbone_weights)
-        self.ppm = PyramidPooling(self.backbone.out_channels)
+        # pyramid=False is the paper's baseline (its Table 1): the same dilated backbone and head, no pooling levels.
+        self.ppm = PyramidPooling(self.backbone.out_channels) if pyramid else nn.Identity()
+        head_in = self.ppm.out_channels if pyramid else self.backbone.out_channels
         self.head = nn.Sequential(
-            ConvBNReLU(self.ppm.out_channels, scaled(512, width_mult), 3),
+            ConvBNReLU(head_in, scaled(512, width_mult), 3),
             nn.Dropout2d(0.1),
             nn.Conv2d(scaled(512, width_mult), num_classes, 1),
         )
@@ -108,6 +110,6 @@ class PSPNet(nn.Module):
 
 @register_model("pspnet", paper="Zhao et al. 2017, PSPNet", input_multiple=8)
 def pspnet(num_classes: int, in_channels: int = 3, backbone: str = "resnet18", width_mult: float = 0.25,
-           backbone_weights: str | None = None) -> nn.Module:
+           backbone_weights: str | None = None, pyramid: bool = True) -> nn.Module:
     """Dilated ResNet-18 at width 0.25 (paper: ResNet-50/101), no aux loss; pooling as MatMuls, so the ONNX is fixed-size."""
-    return PSPNet(num_classes, in_channels, backbone, width_mult, backbone_weights)
+    return PSPNet(num_classes, in_channels, backbone, width_mult, backbone_weights, pyramid)

@@ -21,6 +21,7 @@ import os
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .backbones import VGG16_CFG, build_vgg16, scaled
 from .layers import ConvBNReLU
@@ -47,8 +48,12 @@ class SegNet(nn.Module):
     """
 
     def __init__(self, num_classes: int, in_channels: int = 3, width_mult: float = 0.25,
-                 backbone_weights: str | os.PathLike | None = None):
+                 backbone_weights: str | os.PathLike | None = None, upsampling: str = "index"):
         super().__init__()
+        if upsampling not in ("index", "nearest"):
+            raise ValueError(f"segnet upsampling must be 'index' (pooling switches) or 'nearest', got {upsampling!r}")
+        # "nearest" is the ablation of the paper's claim: the same decoder, upsampled without the switches.
+        self.index_unpooling = upsampling == "index"
         self.encoder = build_vgg16(in_channels, width_mult, batch_norm=True, backbone_weights=backbone_weights)
         # Decoder stage k mirrors encoder stage k: same number of convs; the last conv of
         # each stage goes to the width of the encoder stage before it (paper Fig. 2).
@@ -70,18 +75,18 @@ class SegNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         masks = []
         for layer in self.encoder.features:
-            if isinstance(layer, nn.MaxPool2d):
+            if isinstance(layer, nn.MaxPool2d) and self.index_unpooling:
                 x, mask = max_pool2x2_with_mask(x)
                 masks.append(mask)
             else:
                 x = layer(x)
-        for stage, mask in zip(self.decoder, reversed(masks)):
-            x = stage(max_unpool2x2(x, mask))
+        for stage, mask in zip(self.decoder, reversed(masks) if self.index_unpooling else [None] * 5):
+            x = stage(F.interpolate(x, scale_factor=2.0, mode="nearest") if mask is None else max_unpool2x2(x, mask))
         return x
 
 
 @register_model("segnet", paper="Badrinarayanan et al. 2015, SegNet", input_multiple=32)
 def segnet(num_classes: int, in_channels: int = 3, width_mult: float = 0.25,
-           backbone_weights: str | None = None) -> nn.Module:
+           backbone_weights: str | None = None, upsampling: str = "index") -> nn.Module:
     """VGG-16-BN encoder at width_mult 0.25; pooling switches kept as masks (no MaxUnpool in the ONNX)."""
-    return SegNet(num_classes, in_channels, width_mult, backbone_weights)
+    return SegNet(num_classes, in_channels, width_mult, backbone_weights, upsampling)
