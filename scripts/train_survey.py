@@ -4,6 +4,7 @@
     python scripts/train_survey.py --jobs 2 --threads 1   # run what is unfinished, two at a time
     python scripts/train_survey.py --only enet_recipe,enet
     python scripts/train_survey.py --plan claims          # the claims study's runs (docs/claims.md)
+    python scripts/train_survey.py --plan proposals       # DeepMask / SharpMask (docs/proposals.md)
 
 Each entry of :data:`PLAN` is one ``edgeseg train`` run in ``training_state/NAME``
 (committed between sessions, so a later session resumes it): a *recipe*
@@ -79,6 +80,16 @@ CLAIMS: list[Run] = [
     _claim("fcn8s_seed1", "fcn8s", "--set", "seed=1"),
 ]
 
+# Object proposals (docs/proposals.md): CamVid instances, windows of 160 px, 20 epochs (about 12 000 windows
+# an epoch). The two recipe runs choose the objectness weight on the held-out drive's instances (the paper's
+# 1/32 against 1); the published runs and SharpMask use the chosen one. SharpMask trains end to end.
+PROPOSAL_SCHEDULE = ("--set", "epochs=20", "--set", "val_every=2")
+PROPOSALS: list[Run] = [
+    Run("deepmask_recipe", "configs/camvid_deepmask.toml", (*PROPOSAL_SCHEDULE, *HELD_OUT_DRIVE)),
+    Run("deepmask_score1_recipe", "configs/camvid_deepmask.toml",
+        (*PROPOSAL_SCHEDULE, *HELD_OUT_DRIVE, "--set", "score_weight=1.0")),
+]
+
 
 def state_of(run: Run) -> str:
     from edgeseg.train.published import read_metrics
@@ -106,12 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="print the plan and each run's state")
     p.add_argument("--jobs", type=int, default=2, help="runs at a time")
     p.add_argument("--threads", type=int, default=1, help="intra-op threads per run")
-    p.add_argument("--plan", choices=("survey", "claims"), default="survey",
-                   help="the published models and their recipe runs (default), or the claims study")
+    p.add_argument("--plan", choices=("survey", "claims", "proposals"), default="survey",
+                   help="the published models and their recipe runs (default), the claims study, or the proposal "
+                        "models' runs")
     p.add_argument("--only", default="", help="comma-separated run names, from either plan")
     args = p.parse_args(argv)
-    runs = [r for r in PLAN + CLAIMS if r.name in args.only.split(",")] if args.only else \
-        (PLAN if args.plan == "survey" else CLAIMS)
+    plans = {"survey": PLAN, "claims": CLAIMS, "proposals": PROPOSALS}
+    runs = [r for r in PLAN + CLAIMS + PROPOSALS if r.name in args.only.split(",")] if args.only else plans[args.plan]
     if args.list:
         for run in runs:
             print(f"{run.name:24s} {state_of(run)}")

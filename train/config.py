@@ -107,7 +107,9 @@ class TrainConfig:
 
     ``max_train_images``/``max_val_images``: 0 means all. ``lr`` is the peak
     after ``warmup_epochs`` of linear warm-up; then poly decay to zero.
-    ``class_weighting``: ``median_frequency`` (SegNet), ``enet``
+    ``score_weight`` (proposal models only): the weight of the objectness term of the
+    DeepMask loss, the paper's 1/32 by default (docs/proposals.md: with a short
+    schedule that weight leaves the score at chance). ``class_weighting``: ``median_frequency`` (SegNet), ``enet``
     (1 / ln(1.02 + p), the ENet paper) or ``none``. ``batch_size`` is the
     global batch (split across processes under torchrun). ``sync_bn``:
     synchronised batch norm across processes (CUDA only). ``freeze_bn``:
@@ -157,6 +159,7 @@ class TrainConfig:
     interop_threads: int = 1
     prefetch_batches: int | Literal["auto"] = "auto"
     class_weighting: Literal["median_frequency", "enet", "none"] = "median_frequency"
+    score_weight: float = 1 / 32
     val_every: int = 1
     device: str = "auto"
     sync_bn: bool = False
@@ -171,5 +174,5 @@ class TrainConfig:
         "weight_decay": NON_NEGATIVE, "momentum": Range(0, 1, high_open=True), "warmup_epochs": NON_NEGATIVE,
         "poly_power": NON_NEGATIVE, "seed": NON_NEGATIVE, "max_train_images": NON_NEGATIVE,
         "max_val_images": NON_NEGATIVE, "num_workers": NON_NEGATIVE, "threads": NON_NEGATIVE, "val_every": AT_LEAST_ONE,
-        "interop_threads": NON_NEGATIVE, "prefetch_batches": NON_NEGATIVE,
+        "interop_threads": NON_NEGATIVE, "prefetch_batches": NON_NEGATIVE, "score_weight": NON_NEGATIVE,
     }

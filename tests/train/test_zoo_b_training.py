@@ -70,3 +70,44 @@ def test_part_b_configs_load_and_build():
             assert cfg.data.height % entry.input_multiple == 0 and cfg.data.width % entry.input_multiple == 0
     with pytest.raises(Exception, match="mask_size"):
         build_model("sharpmask", 1, mask_size=40)  # SharpMask's masks are always window / 2
+
+
+def test_score_weight_reaches_the_proposals_loss_and_is_refused_for_segmentation(tmp_path, capsys):
+    import re
+
+    base = [f'data.root="{SAMPLES}"', 'data.train_split="val"', 'data.val_split="val"', "max_train_images=2",
+            "max_val_images=1", "epochs=1", "batch_size=16", "threads=1", "warmup_epochs=0",
+            "model.args={window = 64, stride = 32}"]
+    losses = {}
+    for weight in ("0.0", "1.0"):
+        out = tmp_path / f"w{weight}"
+        assert main(["train", str(ROOT / "configs" / "camvid_deepmask.toml"), "--out", str(out), "--no-progress",
+                     *_sets([*base, f"score_weight={weight}"])]) == 0
+        losses[weight] = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["loss"]
+        assert json.loads((out / "config.json").read_text())["score_weight"] == float(weight)
+    # Same seed, same windows: only the objectness term (about ln 2 for an untrained score) tells them apart.
+    assert losses["1.0"] - losses["0.0"] > 0.3
+    capsys.readouterr()
+    assert main(["train", str(ROOT / "configs" / "camvid_enet.toml"), "--out", str(tmp_path / "enet"), "--no-progress",
+                 *_sets([*tiny_train_overrides(epochs=1), "score_weight=1.0"])]) != 0
+    assert re.search(r"score_weight = 1.0 is the objectness weight of proposal models .* "
+                     r"enet is a segmentation model: remove it", capsys.readouterr().err)
+
+
+def test_proposal_instances_follow_the_drive_prefixes():
+    """Recipe runs of proposal models hold a drive out exactly as segmentation runs do."""
+    import pytest
+
+    from edgeseg.config import load_config
+    from edgeseg.errors import EdgesegError
+    from edgeseg.train.config import TrainConfig
+    from edgeseg.train.tasks.proposals import load_instances
+
+    cfg = load_config(ROOT / "configs" / "camvid_deepmask.toml", TrainConfig, [f'data.root="{SAMPLES}"'])
+    all_images, all_instances = load_instances(cfg, "val", 0)
+    some_images, some_instances = load_instances(cfg, "val", 0, ["0016E5_079"])
+    names = sorted(p.name for p in (SAMPLES / "val").iterdir())
+    assert len(some_images) == sum(n.startswith("0016E5_079") for n in names) < len(all_images)
+    assert 0 < len(some_instances) < len(all_instances)
+    with pytest.raises(EdgesegError, match="no image of split 'val' .* starts with 0006R0"):
+        load_instances(cfg, "val", 0, ["0006R0"])

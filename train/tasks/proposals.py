@@ -9,8 +9,8 @@ Instances come from ``data.kind``:
   (COCO instance format, polygons or RLE).
 
 Loss (DeepMask paper, eq. 1): per window, the mean logistic (BCE) loss of the
-mask over its pixels, counted for positive windows only, plus 1/32 of the
-logistic loss of the objectness score. Validation windows are the canonical
+mask over its pixels, counted for positive windows only, plus ``score_weight``
+(the config's; the paper's 1/32 by default) times the logistic loss of the objectness score. Validation windows are the canonical
 (unjittered) positives and negatives of the val split; the metrics are the mean
 mask IoU over positives (threshold 0.5) and the score accuracy (threshold 0).
 The checkpoint's ``best_miou`` holds the best val mask IoU, so its keys match
@@ -48,7 +48,7 @@ from .base import TaskRun, TrainTask, input_spec_from_config
 
 log = logging.getLogger("edgeseg.train")
 
-SCORE_WEIGHT = 1 / 32
+SCORE_WEIGHT = TrainConfig.score_weight
 """lambda of the DeepMask loss: the weight of the objectness term."""
 
 
@@ -66,10 +66,17 @@ def proposal_loss(mask_logits: torch.Tensor, score_logits: torch.Tensor, mask_ta
     return mask_loss + score_weight * F.binary_cross_entropy_with_logits(score_logits, labels)
 
 
-def load_instances(cfg: TrainConfig, split: str, limit: int) -> tuple[list[np.ndarray], list[Instance]]:
-    """Decoded images (uint8 BGR) of ``split`` and their instances."""
+def load_instances(cfg: TrainConfig, split: str, limit: int,
+                   prefixes: list[str] | None = None) -> tuple[list[np.ndarray], list[Instance]]:
+    """Decoded images (uint8 BGR) of ``split`` and their instances.
+
+    ``prefixes`` keeps the images whose file name starts with one of them (a held-out drive, docs/protocol.md).
+    """
     data = cfg.data
     if data.kind == "coco":
+        if prefixes:
+            raise EdgesegError("data.train_prefixes/val_prefixes select CamVid drives by file name; "
+                               "a coco data set holds its own splits: leave them empty")
         root = Path(data.root)
         paths, instances = read_coco_instances(root / "annotations" / f"{split}.json", root / data.images_dir / split)
         if limit > 0:
@@ -78,7 +85,7 @@ def load_instances(cfg: TrainConfig, split: str, limit: int) -> tuple[list[np.nd
         images = [read_image(p) for p in paths]
     elif data.kind in ("camvid", "folder"):
         info = dataset_info(data)
-        loaded = load_split(data, split, info, limit)
+        loaded = load_split(data, split, info, limit, prefixes)
         images, instances = list(loaded.images), []
         for index, mask in enumerate(loaded.masks):
             instances += instances_from_semantic(mask, list(info.classes), image_index=index)
@@ -111,8 +118,10 @@ def evaluate_proposals(model: nn.Module, dataset: ProposalPatches, device: torch
 
 class ProposalsRun(TaskRun):
     def __init__(self, cfg: TrainConfig, model: Any):  # a DeepMask/SharpMask: window, mask_size, grid_stride
-        train_images, train_instances = load_instances(cfg, cfg.data.train_split, cfg.max_train_images)
-        val_images, val_instances = load_instances(cfg, cfg.data.val_split, cfg.max_val_images)
+        self.score_weight = cfg.score_weight
+        train_images, train_instances = load_instances(cfg, cfg.data.train_split, cfg.max_train_images,
+                                                       cfg.data.train_prefixes)
+        val_images, val_instances = load_instances(cfg, cfg.data.val_split, cfg.max_val_images, cfg.data.val_prefixes)
         log.info("%d training and %d validation instances", len(train_instances), len(val_instances))
         self.train_instances = len(train_instances)
         self.train_set = ProposalPatches(train_images, train_instances, model.window, model.mask_size, cfg.data.mean,
@@ -127,7 +136,7 @@ class ProposalsRun(TaskRun):
     def loss_sum(self, outputs: Any, targets: Any, model: nn.Module) -> tuple[torch.Tensor, float]:
         # The loss is a mean per batch: each rank's counts once (DDP averages the gradients).
         mask_logits, score_logits = outputs
-        return proposal_loss(mask_logits, score_logits, *targets), 1.0
+        return proposal_loss(mask_logits, score_logits, *targets, score_weight=self.score_weight), 1.0
 
     def evaluate(self, model: nn.Module, device: torch.device, ctx: DistContext) -> dict[str, Any]:
         return evaluate_proposals(model, self.val_set, device)

@@ -100,6 +100,9 @@ class SemanticTraining(TrainTask):
     scalar_metrics = ("val_miou", "val_pixel_accuracy")
 
     def check_config(self, cfg: TrainConfig, *, qat: bool) -> None:
+        if cfg.score_weight != TrainConfig.score_weight:
+            raise EdgesegError(f"score_weight = {cfg.score_weight} is the objectness weight of proposal models "
+                               f"(deepmask, sharpmask); {cfg.model.name} is a segmentation model: remove it")
         input_spec_from_config(cfg)
 
     def num_outputs(self, cfg: TrainConfig) -> int:
