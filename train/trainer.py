@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
+import traceback
 from pathlib import Path
 from typing import Any, cast
 
@@ -212,17 +214,29 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
         total_loss, seen, local_seen, step = 0.0, 0, 0, 0
         for step, batch in enumerate(batches, 1):
             x, targets = run.inputs(batch, device, speed.channels_last)
-            (local_sum, local_norm), step_net = _forward(step_net, eager_step, x, targets)
-            # Normalise by the weight of the whole global batch, so the gradient equals
-            # a single process's on that batch (DDP averages over ranks, hence * world).
-            global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
-            if not math.isfinite(global_sum):  # every rank sees the same sum: all stop, before the step
-                raise TrainingDiverged(diverged_message(
-                    what=f"the loss is {global_sum}", epoch=epoch + 1, step=step, global_step=global_step + 1,
-                    last_finite=last_finite, lr=cfg.lr, out=out, completed=epoch))
-            loss = local_sum / max(global_norm, 1e-12) * ctx.world_size
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            while True:  # twice at most: a compiled backward that fails is redone eagerly
+                (local_sum, local_norm), step_net = _forward(step_net, eager_step, x, targets)
+                # Normalise by the weight of the whole global batch, so the gradient equals
+                # a single process's on that batch (DDP averages over ranks, hence * world).
+                global_sum, global_norm = all_reduce_sum([float(local_sum.detach()), float(local_norm)], ctx)
+                if not math.isfinite(global_sum):  # every rank sees the same sum: all stop, before the step
+                    raise TrainingDiverged(diverged_message(
+                        what=f"the loss is {global_sum}", epoch=epoch + 1, step=step, global_step=global_step + 1,
+                        last_finite=last_finite, lr=cfg.lr, out=out, completed=epoch))
+                loss = local_sum / max(global_norm, 1e-12) * ctx.world_size
+                optimizer.zero_grad(set_to_none=True)
+                try:
+                    scaler.scale(loss).backward()
+                    break
+                except Exception as exc:
+                    if step_net is eager_step or not _is_compile_failure(exc):
+                        raise
+                    # Measured: torch 2.13's Inductor generated a CRF-as-RNN backward at 256x192 that reads
+                    # a buffer it never assigned (UnboundLocalError). No step was taken, so redo it eagerly.
+                    log.warning("torch.compile's backward failed for this model (%s: %s); training eagerly "
+                                "(set compile = false to skip the attempt)", type(exc).__name__,
+                                str(exc).splitlines()[0][:200] if str(exc) else "")
+                    step_net = eager_step
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
@@ -271,13 +285,25 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False, progre
     return record
 
 
-def _is_compile_failure(exc: Exception) -> bool:
-    """True for errors raised by torch.compile itself (tracing or code generation), not by the model."""
+INDUCTOR_CODE = (f"{os.sep}torch{os.sep}_inductor{os.sep}", f"{os.sep}torchinductor_")
+"""Paths of TorchInductor's own modules and of the code it generates (its cache: /tmp/torchinductor_$USER)."""
+
+
+def _is_compile_failure(exc: BaseException) -> bool:
+    """True for errors raised by torch.compile itself, not by the model.
+
+    That is Dynamo's and Inductor's exceptions (tracing, code generation), and any error raised inside the
+    code Inductor generated, which is where a miscompiled graph fails at run time (an eager rerun of a real
+    error of the model raises it again, so a wrong guess here costs one step, never hides an error).
+    """
     try:
         from torch._dynamo.exc import TorchDynamoException
     except ImportError:  # a torch without dynamo cannot have compiled anything
         return False
-    return isinstance(exc, TorchDynamoException)  # Inductor's and the backends' errors derive from it
+    if isinstance(exc, TorchDynamoException):  # Inductor's and the backends' errors derive from it
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and any(marker in frames[-1].filename for marker in INDUCTOR_CODE)
 
 
 def _forward(step_net: nn.Module, eager_net: nn.Module, x: torch.Tensor, targets: Any):

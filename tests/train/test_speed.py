@@ -5,6 +5,7 @@ buy is measured in ``benchmarks/train_throughput.py``, not here.
 """
 
 import json
+import math
 import threading
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 from helpers import ROOT, tiny_train_overrides
 
+from edgeseg.cli import main
 from edgeseg.config import load_config
 from edgeseg.preprocess import normalize_image
 from edgeseg.train.config import AugmentConfig, DataConfig, TrainConfig
@@ -285,3 +287,55 @@ def test_cuda_run_with_compile_amp_and_channels_last_learns_and_resumes(tmp_path
     b = load_checkpoint(tmp_path / "sliced" / "last.pt")["model"]
     for key in a:
         torch.testing.assert_close(b[key].float(), a[key].float(), rtol=1e-2, atol=1e-2, msg=key)
+
+
+def _raise_from_generated_code():
+    """Raise UnboundLocalError from a function whose file is where Inductor writes the code it generates."""
+    namespace: dict = {}
+    exec(compile("def call():\n    return buf1\n    buf1 = 0\n", "/tmp/torchinductor_test/qq/cqq.py", "exec"), namespace)
+    namespace["call"]()
+
+
+class _MiscompiledBackward(torch.autograd.Function):
+    """Identity forward; a backward that fails the way the miscompiled CRF-as-RNN graph of torch 2.13 did."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        _raise_from_generated_code()
+
+
+def test_errors_of_generated_code_count_as_compile_failures_and_model_errors_do_not():
+    from edgeseg.train.trainer import _is_compile_failure
+
+    with pytest.raises(UnboundLocalError) as generated:
+        _raise_from_generated_code()
+    assert _is_compile_failure(generated.value)
+    with pytest.raises(ValueError) as model_error:
+        raise ValueError("a shape error of the model itself")
+    assert not _is_compile_failure(model_error.value)
+
+
+def test_a_compiled_backward_that_fails_is_redone_eagerly_and_training_goes_on(tmp_path, monkeypatch, caplog):
+    from edgeseg.train import trainer
+
+    class Miscompiled(torch.nn.Module):  # stands in for torch.compile's module: same forward, failing backward
+        def __init__(self, step):
+            super().__init__()
+            self.step = step
+
+        def forward(self, x, targets):
+            loss_sum, norm = self.step(x, targets)
+            return _MiscompiledBackward.apply(loss_sum), norm
+
+    monkeypatch.setattr(trainer, "compiled", Miscompiled)
+    out = tmp_path / "run"
+    with caplog.at_level("WARNING", logger="edgeseg.train"):
+        assert main(["train", str(ROOT / "configs" / "camvid_enet.toml"), "--out", str(out), "--no-progress",
+                     *sum((["--set", o] for o in tiny_train_overrides(epochs=1, compile=True)), [])]) == 0
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["epoch"] == 1 and math.isfinite(record["loss"]) and record["speed"]["compile"] is False
+    assert "torch.compile's backward failed for this model (UnboundLocalError" in caplog.text
