@@ -103,7 +103,12 @@ def state_of(run: Run) -> str:
     done = lines[-1]["epoch"] if lines else 0
     scored = [x for x in lines if "val_miou" in x]
     score = f", last score {scored[-1]['val_miou'] * 100:.1f} at epoch {scored[-1]['epoch']}" if scored else ""
-    return ("finished" if done >= epochs else f"epoch {done}/{epochs}") + score
+    if done >= epochs:
+        return "finished" + score
+    # The median epoch of the last ten (the first carries the compile; machines here are noisy).
+    recent = sorted(x["seconds"] for x in lines[-10:] if "seconds" in x)
+    left = f", about {recent[len(recent) // 2] * (epochs - done) / 3600:.1f} h left" if recent else ""
+    return f"epoch {done}/{epochs}{score}{left}"
 
 
 def command(run: Run, threads: int) -> list[str]:

@@ -105,3 +105,18 @@ def test_full_width_backbones_have_torchvision_layout(build, params, keys):
         net = build()
     assert sum(p.numel() for p in net.parameters()) == params
     assert set(keys) <= set(net.state_dict())
+
+
+@pytest.mark.parametrize("name", ["deeplab_largefov", "parsenet", "fcn8s"])
+def test_plain_vgg_models_pass_a_usable_gradient_to_their_first_conv_from_scratch(name):
+    """With PyTorch's default init the first conv of DeepLab-LargeFOV got about 1e-9 (under AdamW's 1e-8
+    epsilon) and a 30-epoch run never left ln(11); He init gives 1e-5 or more."""
+    torch.manual_seed(0)
+    model = build_model(name, 11).train()
+    x = torch.randn(2, 3, 192, 256)
+    loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 11, (2, 192, 256)))
+    loss.backward()
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.weight.grad.abs().mean() > 1e-6
+    fan_out = first.out_channels * first.kernel_size[0] * first.kernel_size[1]
+    assert float(first.weight.std()) == pytest.approx((2 / fan_out) ** 0.5, rel=0.25)

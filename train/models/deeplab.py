@@ -27,7 +27,7 @@ import os
 import torch
 from torch import nn
 
-from .backbones import build_vgg16, scaled
+from .backbones import build_vgg16, init_relu_convs, scaled
 from .crf import LocalMeanFieldCRF
 from .layers import resize_bilinear
 from .registry import register_model
@@ -49,6 +49,7 @@ class LargeFOVBody(nn.Module):
             nn.Dropout(0.5),
             nn.Conv2d(fc, fc, 1), nn.ReLU(inplace=True), nn.Dropout(0.5),
         )
+        init_relu_convs(self.fc)  # fc6/fc7 continue the plain conv + ReLU stack (see init_relu_convs)
         self.out_channels = fc
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
