@@ -127,7 +127,7 @@ def build_table(runs: int, threads: int) -> str:
         f"GFLOPs: 1 multiply-add = 2 FLOPs, convolutions and matrix products only, at {REFERENCE_WIDTH}x{REFERENCE_HEIGHT} "
         "(W x H) or the next size the model takes (in brackets). Latency: FP32 logits ONNX (opset 17), onnxruntime "
         f"{onnxruntime.__version__} CPUExecutionProvider, batch 1, {threads} thread(s), median of {runs} runs after a "
-        f"warm-up, on {_cpu_name()} ({platform.machine()}, {os.cpu_count()} cores, 1-minute load average "
+        f"warm-up, on {_cpu_name()} ({platform.machine()}, {_vector_isa()}, {os.cpu_count()} cores, 1-minute load average "
         f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after measuring; a load near the core count means a "
         "busy machine, so treat latencies as relative). CamVid columns (models/camvid_<name>.*, docs/protocol.md): "
         "held-out drive: the recipe run (trained on the other two drives) at its last epoch; val: the published "
@@ -136,6 +136,14 @@ def build_table(runs: int, threads: int) -> str:
         "FP16 / INT8: mIoU change against the FP32 ONNX on val through the export gate (scripts/precision_drops.py)."
     )
     return header + "\n\n" + "\n".join(rows) + "\n"
+
+
+def _vector_isa() -> str:
+    """The widest vector instructions torch uses here (AVX2, AVX512): one CPU name covers generations that
+    differ by 2-3x in these latencies (ENet: 48 ms on an AVX-512 EPYC, 116-142 ms on an AVX2 one)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
 
 
 def _cpu_name() -> str:
