@@ -20,9 +20,13 @@ def dense_mean_field(logits, image, iterations, theta_alpha, theta_beta, theta_g
     for b in range(n):
         colour = image[b].double().flatten(1).t()
         colour2 = ((colour[:, None] - colour[None]) ** 2).sum(-1)
-        kernel = (w_bilateral * torch.exp(-dist2 / (2 * theta_alpha ** 2) - colour2 / (2 * theta_beta ** 2))
-                  + w_spatial * torch.exp(-dist2 / (2 * theta_gamma ** 2)))
-        kernel.fill_diagonal_(0.0)  # no message from a pixel to itself
+        bilateral = torch.exp(-dist2 / (2 * theta_alpha ** 2) - colour2 / (2 * theta_beta ** 2))
+        spatial = torch.exp(-dist2 / (2 * theta_gamma ** 2))
+        bilateral.fill_diagonal_(0.0)  # no message from a pixel to itself
+        spatial.fill_diagonal_(0.0)
+        # Each kernel normalised over a pixel's neighbours (CRF-as-RNN's filter of ones, DenseCRF's normalisation).
+        kernel = (w_bilateral * bilateral / bilateral.sum(1, keepdim=True)
+                  + w_spatial * spatial / spatial.sum(1, keepdim=True))
         unary = logits[b].double().flatten(1).t()  # pixels x C
         q = torch.softmax(unary, 1)
         for _ in range(iterations):
@@ -83,3 +87,14 @@ def test_trainable_flag_controls_gradients():
 def test_even_window_is_rejected():
     with pytest.raises(ValueError, match="odd"):
         LocalMeanFieldCRF(3, window=4)
+
+
+def test_the_pairwise_term_is_bounded_by_the_kernel_weights_whatever_the_window():
+    """Normalised kernels: a message is a weighted mean of Q, so with Potts the pairwise term is at most
+    w_bilateral + w_spatial (here 4 + 3); unnormalised, a 7x7 window's 48 taps made it tens of logits."""
+    torch.manual_seed(0)
+    logits, image = torch.randn(1, 5, 32, 32) * 3, torch.randn(1, 3, 32, 32) * 0.1
+    for window in (3, 7, 11):
+        crf = LocalMeanFieldCRF(5, window=window, downsample=1, iterations=1)
+        pairwise = logits - crf(logits, image)
+        assert 0.0 <= float(pairwise.min()) and float(pairwise.max()) <= 4.0 + 3.0 + 1e-4

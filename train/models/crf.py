@@ -9,7 +9,8 @@ as layers, has the energy
       + w_s exp(-|p_i-p_j|^2 / 2 theta_gamma^2),
 
 and mean-field inference repeats: Q = softmax(-U) (here U = -logits);
-message m_i = sum_{j != i} k(i, j) Q_j; pairwise = mu m; Q = softmax(logits - pairwise).
+message m_i = sum_{j != i} k(i, j) Q_j / sum_{j != i} k(i, j) per kernel (normalised, as CRF-as-RNN and
+DenseCRF do); pairwise = mu m; Q = softmax(logits - pairwise).
 
 The dense CRF sums over all pixel pairs with a permutohedral lattice, which
 has no ONNX or TensorRT form. Here the sum is truncated to a square window of
@@ -17,7 +18,7 @@ has no ONNX or TensorRT form. Here the sum is truncated to a square window of
 run on a grid ``downsample`` times coarser than the logits (average-pooled
 logits and image). Each tap is a Slice of the zero-padded Q times a per-pixel
 kernel weight computed once from the image: only Pad, Slice, Mul, Add, Sub,
-Exp, ReduceSum, Softmax, AveragePool, Resize and a 1x1 Conv (the
+Exp, Div, ReduceSum, Softmax, AveragePool, Resize and a 1x1 Conv (the
 compatibility mu) appear in the graph.
 
 How close it is to the dense CRF:
@@ -104,20 +105,31 @@ class LocalMeanFieldCRF(nn.Module):
         return padded[:, :, p + dy:p + dy + h, p + dx:p + dx + w]
 
     def pairwise_kernels(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """Combined kernel weight k(i, i + offset) per tap: list of N x 1 x h x w tensors."""
-        _, _, h, w = image.shape
+        """Combined, normalised kernel weight k(i, i + offset) per tap: list of N x 1 x h x w tensors.
+
+        Each kernel is divided by its sum over the taps that fall inside the image, as CRF-as-RNN's
+        implementation does (its filter of ones) and DenseCRF normalises its filters: a pixel's message is then
+        a weighted mean of its neighbours' Q, so the pairwise term is at most w_bilateral + w_spatial whatever
+        the window. Unnormalised, the 48 taps of a 7x7 window made it about 50 logits and CRF-as-RNN's loss
+        started near 100.
+        """
+        n, _, h, w = image.shape
         p = self.radius * self.dilation
         padded = F.pad(image, (p, p, p, p))
+        inside = F.pad(torch.ones_like(image[:, :1]), (p, p, p, p))  # 1 where a tap reads the image, 0 in the pad
         w_bilateral, w_spatial = self.kernel_weights[0], self.kernel_weights[1]
-        kernels = []
+        bilateral_taps, spatial_taps = [], []
         for dy, dx in self.offsets():
             dist2 = float((dy * self.downsample) ** 2 + (dx * self.downsample) ** 2)
             difference = image - self._shift(padded, dy, dx, h, w)
             colour2 = (difference * difference).sum(dim=1, keepdim=True)
-            bilateral = torch.exp(colour2 * (-0.5 / self.theta_beta ** 2) - dist2 / (2 * self.theta_alpha ** 2))
-            spatial = math.exp(-dist2 / (2 * self.theta_gamma ** 2))
-            kernels.append(w_bilateral * bilateral + w_spatial * spatial)
-        return kernels
+            valid = self._shift(inside, dy, dx, h, w)
+            bilateral_taps.append(valid * torch.exp(colour2 * (-0.5 / self.theta_beta ** 2)
+                                                    - dist2 / (2 * self.theta_alpha ** 2)))
+            spatial_taps.append(valid * math.exp(-dist2 / (2 * self.theta_gamma ** 2)))
+        bilateral_scale = w_bilateral / (sum(bilateral_taps) + 1e-20)
+        spatial_scale = w_spatial / (sum(spatial_taps) + 1e-20)
+        return [b * bilateral_scale + s * spatial_scale for b, s in zip(bilateral_taps, spatial_taps)]
 
     def forward(self, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         unary = logits
