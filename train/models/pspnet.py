@@ -95,8 +95,9 @@ class PSPNet(nn.Module):
         self.backbone = build_resnet(backbone, in_channels, width_mult, output_stride=8,
                                      backbone_weights=backbone_weights)
         # pyramid=False is the paper's baseline (its Table 1): the same dilated backbone and head, no pooling levels.
-        self.ppm = PyramidPooling(self.backbone.out_channels) if pyramid else nn.Identity()
-        head_in = self.ppm.out_channels if pyramid else self.backbone.out_channels
+        pooling = PyramidPooling(self.backbone.out_channels) if pyramid else None
+        self.ppm: nn.Module = pooling if pooling is not None else nn.Identity()
+        head_in = pooling.out_channels if pooling is not None else self.backbone.out_channels
         self.head = nn.Sequential(
             ConvBNReLU(head_in, scaled(512, width_mult), 3),
             nn.Dropout2d(0.1),

@@ -80,8 +80,12 @@ class SegNet(nn.Module):
                 masks.append(mask)
             else:
                 x = layer(x)
-        for stage, mask in zip(self.decoder, reversed(masks) if self.index_unpooling else [None] * 5):
-            x = stage(F.interpolate(x, scale_factor=2.0, mode="nearest") if mask is None else max_unpool2x2(x, mask))
+        if not self.index_unpooling:
+            for stage in self.decoder:
+                x = stage(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+            return x
+        for stage, mask in zip(self.decoder, reversed(masks)):
+            x = stage(max_unpool2x2(x, mask))
         return x
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -56,7 +57,7 @@ def _dense_score_head(score_head: nn.Module, features: torch.Tensor) -> torch.Te
     so the pool runs at stride 1 and the next convolution is dilated by 2, which gives each stride-16 window
     exactly its own pooled cells. Returns N x (h - cells + 1) x (w - cells + 1) score logits.
     """
-    layers = list(score_head.net)
+    layers = list(cast(nn.Sequential, score_head.net))
     pool, first, rest = layers[0], layers[1], layers[2:]
     assert isinstance(pool, nn.MaxPool2d) and isinstance(first, nn.Conv2d), "not a ScoreBranch"
     x = F.max_pool2d(features, 2, stride=1)
@@ -74,7 +75,8 @@ def dense_scores(model: nn.Module, frame: np.ndarray, mean, std) -> np.ndarray:
     multiples of 16 and at least the window. For a frame of exactly one window it equals the model's own score.
     """
     x = torch.from_numpy(normalize_bgr(frame[None], mean, std))
-    return _dense_score_head(model.score_head, model.trunk(x)[-1])[0].numpy()
+    trunk, score_head = cast(nn.Module, model.trunk), cast(nn.Module, model.score_head)
+    return _dense_score_head(score_head, trunk(x)[-1])[0].numpy()
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -87,7 +89,7 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def box_nms(boxes: np.ndarray, scores: np.ndarray, iou: float, keep: int) -> list[int]:
     """Indices of at most ``keep`` boxes, best score first, none overlapping a better kept one by more than ``iou``."""
-    order, kept = np.argsort(-scores, kind="stable"), []
+    order, kept = np.argsort(-scores, kind="stable"), cast(list[int], [])
     for index in order:
         if kept and (_box_iou(boxes[index], boxes[kept]) > iou).any():
             continue
@@ -108,7 +110,7 @@ def model_proposals(model: nn.Module, frame: np.ndarray, mean, std, *, scales: S
     coordinates), and the ``top`` survivors are cut and run through ``model`` for masks and scores.
     """
     height, width = frame.shape[:2]
-    window, stride = int(model.window), 16
+    window, stride = int(cast(int, model.window)), 16
     candidates: list[tuple[float, int, int, int]] = []  # (logit, scale index, x, y) in padded-scaled pixels
     padded_frames = []
     for k, scale in enumerate(scales):
@@ -190,7 +192,8 @@ def average_recall(truth: list[list[Instance]], proposals: list[list[Scored]], s
 
     height, width = shape
     images = [{"id": i + 1, "height": height, "width": width} for i in range(len(truth))]
-    annotations, detections = [], []
+    annotations: list[dict] = []
+    detections: list[dict] = []
     for i, (objects, found) in enumerate(zip(truth, proposals)):
         for obj in objects:
             encoded = rle(obj.full_mask(height, width))

@@ -136,7 +136,8 @@ class ProposalsRun(TaskRun):
     def loss_sum(self, outputs: Any, targets: Any, model: nn.Module) -> tuple[torch.Tensor, float]:
         # The loss is a mean per batch: each rank's counts once (DDP averages the gradients).
         mask_logits, score_logits = outputs
-        return proposal_loss(mask_logits, score_logits, *targets, score_weight=self.score_weight), 1.0
+        mask_target, labels = targets
+        return proposal_loss(mask_logits, score_logits, mask_target, labels, score_weight=self.score_weight), 1.0
 
     def evaluate(self, model: nn.Module, device: torch.device, ctx: DistContext) -> dict[str, Any]:
         return evaluate_proposals(model, self.val_set, device)
