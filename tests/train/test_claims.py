@@ -67,9 +67,9 @@ def test_verdicts_compare_the_difference_with_the_seed_gap():
 
 def _write_run(folder, epochs, last_epoch, miou):
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"epochs": epochs}))
-    lines = [{"epoch": e, "loss": 1.0, "seconds": 1.0} for e in range(1, last_epoch)]
-    lines.append({"epoch": last_epoch, "loss": 1.0, "seconds": 1.0, "val_miou": miou})
+    (folder / "config.json").write_text(json.dumps({"epochs": epochs, "model": {"name": "fcn8s", "args": {}}}))
+    lines = [{"epoch": e, "loss": 1.0, "seconds": 360.0} for e in range(1, last_epoch)]
+    lines.append({"epoch": last_epoch, "loss": 1.0, "seconds": 360.0, "val_miou": miou, "val_pixel_accuracy": 0.8})
     (folder / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
@@ -92,6 +92,8 @@ def test_collect_copies_finished_runs_only_and_the_table_judges_them(tmp_path, m
     assert verdicts[("fcn16s", "fcn32s")] == "within noise"  # -0.5
     assert verdicts[("segnet", "segnet_nearest")] == "pending"
     assert "| 40.0 | 35.0 | +5.0 | holds |" in body
+    assert "| `fcn8s_seed1` | fcn8s | 30 | 3.0 | 39.0 | 80.0 |" in body  # 30 epochs of 360 s
+    assert summary["runs"]["fcn16s"] == {"epochs": 30, "hours": 3.0, "miou": 0.35}
 
 
 def test_the_committed_claims_table_matches_the_committed_records():
