@@ -212,9 +212,9 @@ def table() -> tuple[str, dict]:
               "| run | architecture and ablation | epochs | hours | held-out drive mIoU | pixel accuracy |",
               "| --- | --- | ---: | ---: | ---: | ---: |"]
     summary["runs"] = {}
-    for path in sorted(RECORDS.glob("*.metrics.jsonl")):
-        from edgeseg.train.published import read_metrics
+    from edgeseg.train.published import read_metrics
 
+    for path in sorted(RECORDS.glob("*.metrics.jsonl")):
         name = path.name.removesuffix(".metrics.jsonl")
         records = read_metrics(path)
         model = json.loads((RECORDS / f"{name}.resolved_config.json").read_text(encoding="utf-8"))["model"]

@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         model, meta = _load(args.baseline)
         if list(meta.classes) != list(info.classes):
             raise EdgesegError(f"--baseline {args.baseline} has classes {meta.classes}, not the data set's {info.classes}")
+        import cv2
+
         found = []
         with torch.no_grad():
             for image in split.images:
-                import cv2
-
                 resized = cv2.resize(image, (meta.input.width, meta.input.height), interpolation=cv2.INTER_LINEAR)
                 logits = model(torch.from_numpy(normalize_image(resized[None], meta.input.mean, meta.input.std)))
                 probabilities = torch.softmax(logits.float(), 1)[0].numpy()
